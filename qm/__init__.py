@@ -1,0 +1,1 @@
+"""qm: AI quality management for contact centres."""

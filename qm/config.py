@@ -1,0 +1,80 @@
+"""All of qm's settings in one place.
+
+Every setting can come from the environment (``QM_`` prefix) or a ``.env`` file,
+and every one has a default that works offline on a fresh machine: SQLite in the
+per-user data directory, bundled Whisper tiny.en, bundled MiniLM encoder.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    return Path(user_data_dir("qm", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """qm settings; the field descriptions are the documentation (see docs/operations.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="QM_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where qm keeps its SQLite database, redacted audio and caches.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Default: sqlite:///<data_dir>/qm.db. "
+        "Production: postgresql+psycopg://user:pass@host/db.",
+    )
+    asr_model: str = Field(
+        default="tiny.en",
+        description="Whisper model: 'tiny.en' (bundled), 'base' (bundled), a local CTranslate2 directory, "
+        "or a hub name such as 'small.en' (only with allow_download).",
+    )
+    asr_compute_type: str = Field(default="int8", description="CTranslate2 compute type on CPU.")
+    asr_threads: int = Field(default=0, description="CPU threads for Whisper; 0 = all cores.")
+    asr_beam_size: int = Field(default=1, description="Beam size; 1 (greedy) is ~2x faster than 5.")
+    language: str = Field(default="en", description="Spoken language of the calls (fixed, not detected).")
+    allow_download: bool = Field(
+        default=False, description="Allow fetching models from a hub. Off: qm never touches the network."
+    )
+    encoder_path: Path | None = Field(
+        default=None, description="Sentence encoder directory; default: the bundled all-MiniLM-L6-v2."
+    )
+    heads_dir: Path = Field(
+        default=PROJECT_ROOT / "models" / "heads",
+        description="Directory holding the trained classifier heads.",
+    )
+    nlp_threads: int = Field(default=0, description="Torch threads for the encoder; 0 = all cores.")
+    rubrics_dir: Path = Field(default=PROJECT_ROOT / "rubrics", description="Where named rubrics live.")
+    default_rubric: str = Field(default="default", description="Rubric used when none is named.")
+    agent_channel: Literal["left", "right"] = Field(
+        default="left", description="Which stereo channel carries the agent."
+    )
+    max_duration_s: float = Field(
+        default=4 * 3600.0, description="Calls longer than this are refused with a clear message."
+    )
+    redact_audio: bool = Field(
+        default=True, description="Write a redacted copy of the audio (tone over PII) to data_dir/audio."
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'qm.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

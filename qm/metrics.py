@@ -1,0 +1,203 @@
+"""Conversation metrics computed from word timestamps of both speakers.
+
+QA teams judge pacing (talk ratio, dead air, talking over the customer) from
+timing alone, so these figures use only ``Word`` start/end times and never the
+text.  Definitions (also in docs/rubrics.md):
+
+* **speech intervals** — per speaker, word intervals merged when the gap between
+  them is below ``merge_gap_s`` (0.3 s): the silences between words of one
+  sentence are not pauses anybody would notice.
+* **agent talk ratio** — agent speech time / (agent + customer speech time);
+  ``customer_talk_ratio`` is the complement.  Words of speaker ``unknown`` count
+  as speech for silence but belong to neither side.
+* **silence ratio** — time in which nobody speaks / call duration (leading and
+  trailing silence included: ring time and hold at the ends are still dead air
+  for the customer).
+* **longest silence** — the longest gap *between* two stretches of speech
+  (dead air or hold); the silence before the first and after the last word is
+  left out because it is recording set-up, not conversation.
+* **overtalk** — seconds in which agent and customer speak at once.
+* **interruptions** — the agent starts a speech interval while a customer
+  interval is in progress (strictly after it began) and they then overlap for
+  at least ``interrupt_min_overlap_s`` (0.5 s).  Short back-channels ("mm-hm")
+  and latching onto the end of the customer's sentence stay below that.
+* **agent words per minute** — agent words / agent speech time in minutes
+  (speaking rate, not call-length-diluted).
+* **customer sentiment start/end** — mean signed sentiment score over the first
+  / last ``sentiment_window`` (3) labelled customer utterances, mapped to a
+  label with a ±``sentiment_band`` (0.2) neutral band; ``None`` without
+  customer speech.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from qm.types import Metrics, SentimentLabel, Speaker, Utterance, Word
+
+MERGE_GAP_S = 0.3
+INTERRUPT_MIN_OVERLAP_S = 0.5
+SENTIMENT_WINDOW = 3
+SENTIMENT_BAND = 0.2
+
+Interval = tuple[float, float]
+
+
+def speech_intervals(words: Iterable[Word], speaker: Speaker | None = None,
+                     merge_gap_s: float = MERGE_GAP_S) -> list[Interval]:
+    """Sorted, disjoint speech intervals of ``speaker`` (all speakers if None).
+
+    Words with non-finite or reversed times are skipped rather than trusted:
+    one bad timestamp must not turn a whole call into speech.
+    """
+    spans: list[Interval] = []
+    for w in words:
+        if speaker is not None and w.speaker != speaker:
+            continue
+        s, e = float(w.start), float(w.end)
+        if not (math.isfinite(s) and math.isfinite(e)) or e < s or s < 0:
+            continue
+        spans.append((s, e))
+    return merge_intervals(spans, merge_gap_s)
+
+
+def merge_intervals(spans: Iterable[Interval], gap: float = 0.0) -> list[Interval]:
+    """Union of intervals, also joining ones separated by less than ``gap`` seconds."""
+    merged: list[list[float]] = []
+    for s, e in sorted(spans):
+        if merged and s - merged[-1][1] < gap:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [(s, e) for s, e in merged]
+
+
+def total_length(intervals: Iterable[Interval]) -> float:
+    return float(sum((e - s for s, e in intervals), 0.0))
+
+
+def intersection(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
+    """Pairwise overlap of two sorted disjoint interval lists (two-pointer sweep)."""
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        s = max(a[i][0], b[j][0])
+        e = min(a[i][1], b[j][1])
+        if e > s:
+            out.append((s, e))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def silences(speech: Sequence[Interval]) -> list[Interval]:
+    """Gaps between consecutive stretches of speech (not before the first or after the last)."""
+    return [(speech[k][1], speech[k + 1][0]) for k in range(len(speech) - 1)
+            if speech[k + 1][0] > speech[k][1]]
+
+
+def interruption_times(agent: Sequence[Interval], customer: Sequence[Interval],
+                       min_overlap_s: float = INTERRUPT_MIN_OVERLAP_S) -> list[float]:
+    """Start times of agent speech that cut into an ongoing customer interval (see module doc)."""
+    times: list[float] = []
+    for a_start, a_end in agent:
+        for c_start, c_end in customer:
+            if c_start >= a_start:
+                break
+            if c_start < a_start < c_end and min(a_end, c_end) - a_start >= min_overlap_s:
+                times.append(a_start)
+                break
+    return times
+
+
+def _sentiment_label(mean: float, band: float) -> SentimentLabel:
+    if mean >= band:
+        return "positive"
+    if mean <= -band:
+        return "negative"
+    return "neutral"
+
+
+def customer_sentiment_window(utterances: Sequence[Utterance], at: str, n: int = SENTIMENT_WINDOW,
+                              band: float = SENTIMENT_BAND) -> tuple[SentimentLabel | None, list[int]]:
+    """Label and utterance indexes of the customer's first (``at="start"``) or last (``"end"``) n utterances.
+
+    Shared with the rubric so a criterion's evidence is exactly the utterances the metric used.
+    """
+    labelled = [u for u in utterances if u.speaker == "customer" and u.labels is not None]
+    if not labelled or n <= 0:
+        return None, []
+    window = labelled[:n] if at == "start" else labelled[-n:]
+    mean = sum(u.labels.sentiment.score for u in window if u.labels) / len(window)
+    return _sentiment_label(mean, band), [u.index for u in window]
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Merged speech intervals of one call; the metrics and the rubric's evidence both read it."""
+
+    agent: list[Interval]
+    customer: list[Interval]
+    everyone: list[Interval]
+
+    @classmethod
+    def from_words(cls, words: Sequence[Word], merge_gap_s: float = MERGE_GAP_S) -> Timeline:
+        return cls(
+            agent=speech_intervals(words, "agent", merge_gap_s),
+            customer=speech_intervals(words, "customer", merge_gap_s),
+            everyone=speech_intervals(words, None, merge_gap_s),
+        )
+
+    def longest_silence(self) -> Interval | None:
+        gaps = silences(self.everyone)
+        if not gaps:
+            return None
+        return max(gaps, key=lambda g: (g[1] - g[0], -g[0]))
+
+    def overtalk(self) -> list[Interval]:
+        return intersection(self.agent, self.customer)
+
+    def interruptions(self, min_overlap_s: float = INTERRUPT_MIN_OVERLAP_S) -> list[float]:
+        return interruption_times(self.agent, self.customer, min_overlap_s)
+
+
+def compute_metrics(words: Sequence[Word], utterances: Sequence[Utterance], duration_s: float, *,
+                    merge_gap_s: float = MERGE_GAP_S,
+                    interrupt_min_overlap_s: float = INTERRUPT_MIN_OVERLAP_S,
+                    sentiment_window: int = SENTIMENT_WINDOW,
+                    sentiment_band: float = SENTIMENT_BAND) -> Metrics:
+    """Call-level timing and sentiment metrics (definitions in the module docstring).
+
+    Never raises on empty or odd input: no words gives zeros, no customer speech
+    gives ``None`` sentiments.  A duration shorter than the last word (a
+    truncated header) is stretched to cover the speech so ratios stay in [0, 1].
+    """
+    tl = Timeline.from_words(words, merge_gap_s)
+    last_end = tl.everyone[-1][1] if tl.everyone else 0.0
+    duration = duration_s if math.isfinite(duration_s) and duration_s > 0 else 0.0
+    duration = max(duration, last_end)
+
+    agent_t = total_length(tl.agent)
+    customer_t = total_length(tl.customer)
+    talk = agent_t + customer_t
+    speech_t = total_length(tl.everyone)
+    silence_ratio = max(0.0, min(1.0, (duration - speech_t) / duration)) if duration > 0 else 0.0
+    gap = tl.longest_silence()
+    agent_words = sum(1 for w in words if w.speaker == "agent")
+    start, _ = customer_sentiment_window(utterances, "start", sentiment_window, sentiment_band)
+    end, _ = customer_sentiment_window(utterances, "end", sentiment_window, sentiment_band)
+    return Metrics(
+        agent_talk_ratio=agent_t / talk if talk > 0 else 0.0,
+        silence_ratio=silence_ratio,
+        longest_silence_s=(gap[1] - gap[0]) if gap else 0.0,
+        overtalk_s=total_length(tl.overtalk()),
+        agent_words_per_minute=agent_words / (agent_t / 60.0) if agent_t > 0 else 0.0,
+        customer_sentiment_start=start,
+        customer_sentiment_end=end,
+        interruptions=len(tl.interruptions(interrupt_min_overlap_s)),
+        customer_talk_ratio=customer_t / talk if talk > 0 else 0.0,
+    )

@@ -1,0 +1,251 @@
+"""The one path from a recording to a stored, scored call.
+
+``qm score``, ``qm demo``, the Prefect flows and (later) the web app all call
+:class:`Pipeline`; none of them re-implements a stage.  Stages run in data-flow order:
+
+    probe -> asr (per channel, or mono + diarise) -> turns -> redact -> utterances
+          -> nlp labels -> metrics -> rubric -> redacted audio -> store
+
+Each stage is timed (``ScoredCall.timings``) and reported to an optional progress hook,
+so benches and the terminal progress bar see the same numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qm.audio import ChannelLayout, probe, resolve_layout, stream_windows
+from qm.config import Settings, get_settings
+from qm.conversation import TokenTurn, build_turns, redact_turns, utterances_from_turns
+from qm.errors import AudioError
+from qm.types import AudioInfo, CallResult, Utterance, Word
+
+log = logging.getLogger("qm.pipeline")
+
+ProgressHook = Callable[[str, str], None]  # (stage, "start" | "end")
+
+
+@dataclass
+class ScoredCall:
+    """The pipeline's output: the contract result plus what operators and benches want to see."""
+
+    result: CallResult
+    layout: str
+    timings: dict[str, float] = field(default_factory=dict)
+    transcript_cached: bool = False
+    redacted_audio: Path | None = None
+    diarization: dict[str, Any] | None = None
+    turns: list[TokenTurn] = field(default_factory=list)  # redacted, timed tokens per turn
+
+    @property
+    def words(self) -> list[Word]:
+        return [w for t in self.turns for w in t.as_words()]
+
+    def to_contract(self) -> dict[str, Any]:
+        return self.result.to_contract()
+
+
+def default_call_id(info: AudioInfo) -> str:
+    """Stable id for a recording: file stem plus a hash prefix, so a re-run finds the same call."""
+    stem = Path(info.path).stem[:80] or "call"
+    return f"{stem}-{info.sha256[:8]}"
+
+
+class Pipeline:
+    """Loads models lazily and once; safe to reuse for a whole batch."""
+
+    def __init__(self, settings: Settings | None = None, progress: ProgressHook | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.progress = progress
+        self._store = None
+
+    # -- components (lazy, cached per process) -----------------------------------------------------
+    @property
+    def transcriber(self):
+        from qm.asr import get_transcriber
+
+        s = self.settings
+        return get_transcriber(s.asr_model, s.asr_compute_type, s.asr_threads, s.asr_beam_size, s.language,
+                               str(s.data_dir), s.allow_download)
+
+    @property
+    def store(self):
+        if self._store is None:
+            from qm.store import open_store
+
+            self._store = open_store(self.settings.resolved_database_url)
+        return self._store
+
+    def asr_model_name(self) -> str:
+        from qm.asr import resolve_model
+
+        return resolve_model(self.settings.asr_model, self.settings.data_dir, self.settings.allow_download).name
+
+    @contextmanager
+    def _stage(self, name: str, timings: dict[str, float]) -> Iterator[None]:
+        if self.progress:
+            self.progress(name, "start")
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
+            if self.progress:
+                self.progress(name, "end")
+
+    # -- public entry points -------------------------------------------------------------------------
+    def score(
+        self,
+        path: str | Path,
+        agent_id: str | None,
+        call_id: str | None = None,
+        rubric: str | None = None,
+        agent_channel: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        started_at: datetime | None = None,
+        save: bool = True,
+    ) -> ScoredCall:
+        """Score one recording end to end and (by default) store it; raises AudioError for bad input."""
+        timings: dict[str, float] = {}
+        with self._stage("probe", timings):
+            info = probe(path, self.settings.max_duration_s)
+            layout = resolve_layout(info, ChannelLayout.parse(agent_channel or self.settings.agent_channel))
+        call_id = call_id or default_call_id(info)
+        asr_name = self.asr_model_name()
+        cached = self.store.get_transcript(info.sha256, asr_name, layout.describe()) if save else None
+        diar: dict[str, Any] | None = None
+        if cached is not None:
+            language, token_json = cached
+            turns = [TokenTurn.from_json(t) for t in token_json]
+            redactions = sum(1 for t in turns for tok in t.tokens if tok.redacted)
+        else:
+            words, diar = self._transcribe(info, layout, timings)
+            with self._stage("turns", timings):
+                raw_turns = build_turns(words)
+            with self._stage("redact", timings):
+                from qm.nlp.redaction import get_redactor
+
+                turns, redactions = redact_turns(raw_turns, get_redactor())
+            language = self.settings.language
+        result = self._score_turns(info, turns, redactions, call_id, agent_id, asr_name, language, rubric,
+                                   timings)
+        redacted_path = None
+        if save:
+            if self.settings.redact_audio:
+                with self._stage("redacted_audio", timings):
+                    redacted_path = self._write_redacted_audio(info, turns, call_id)
+            with self._stage("store", timings):
+                self.store.save(
+                    result, layout=layout.describe(), source_uri=str(Path(info.path).resolve()),
+                    transcript_tokens=[t.to_json() for t in turns], nlp_version=self.nlp_version(),
+                    redacted_audio_path=str(redacted_path) if redacted_path else None, metadata=metadata,
+                    started_at=started_at,
+                )
+        return ScoredCall(result, layout.describe(), timings, cached is not None, redacted_path, diar, turns)
+
+    def rescore(self, call_id: str, rubric: str | None = None) -> ScoredCall:
+        """Re-score a stored call (e.g. with a new rubric) from its cached transcript: no Whisper."""
+        timings: dict[str, float] = {}
+        found = self.store.find_transcript_for_call(call_id)
+        if found is None:
+            raise AudioError(call_id, "no stored call with a cached transcript under this id")
+        call, tr = found
+        info = AudioInfo(call.source_uri, call.duration_s, call.channels, call.sample_rate, call.audio_sha256,
+                         call.codec, "")
+        turns = [TokenTurn.from_json(t) for t in tr.tokens]
+        redactions = sum(1 for t in turns for tok in t.tokens if tok.redacted)
+        result = self._score_turns(info, turns, redactions, call.id, call.agent_id, tr.asr_model, tr.language,
+                                   rubric, timings)
+        with self._stage("store", timings):
+            self.store.save(result, layout=call.channel_layout, source_uri=call.source_uri,
+                            transcript_tokens=tr.tokens, nlp_version=self.nlp_version(),
+                            redacted_audio_path=call.redacted_audio_path, metadata=call.call_metadata,
+                            started_at=call.started_at)
+        return ScoredCall(result, call.channel_layout, timings, True, None, None, turns)
+
+    # -- stages --------------------------------------------------------------------------------------
+    def _transcribe(self, info: AudioInfo, layout: ChannelLayout,
+                    timings: dict[str, float]) -> tuple[list[Word], dict[str, Any] | None]:
+        words: list[Word] = []
+        diar_reports = []
+        for window in stream_windows(info):
+            if layout.is_mixed:
+                mono = window.samples.mean(axis=0) if window.samples.shape[0] > 1 else window.samples[0]
+                with self._stage("asr", timings):
+                    ws = list(self.transcriber.transcribe(mono, window.offset_s, "unknown", 0))
+                with self._stage("diarize", timings):
+                    from qm.diarize import diarize
+
+                    labelled, report = diarize(ws, mono, window.offset_s)
+                words.extend(labelled)
+                diar_reports.append(report)
+            else:
+                for ch, speaker in ((layout.agent, "agent"), (layout.customer, "customer")):
+                    with self._stage("asr", timings):
+                        words.extend(self.transcriber.transcribe(window.samples[ch], window.offset_s,
+                                                                 speaker, int(ch)))  # type: ignore[arg-type]
+        diar = None
+        if diar_reports:
+            diar = {
+                "separation": round(float(np.mean([r.separation for r in diar_reports])), 3),
+                "agent_found": all(r.agent_cluster is not None for r in diar_reports),
+                "unknown_words": sum(r.unknown_words for r in diar_reports),
+            }
+        return words, diar
+
+    def _score_turns(self, info: AudioInfo, turns: list[TokenTurn], redactions: int, call_id: str,
+                     agent_id: str | None, asr_name: str, language: str, rubric_name: str | None,
+                     timings: dict[str, float]) -> CallResult:
+        from qm.metrics import compute_metrics
+        from qm.nlp.labeller import get_labeller
+        from qm.rubric import ScoringInput, load_rubric
+
+        with self._stage("utterances", timings):
+            utterances: list[Utterance] = utterances_from_turns(turns)
+        with self._stage("nlp", timings):
+            labels = get_labeller().label([u.text for u in utterances], [u.speaker for u in utterances])
+            for u, lab in zip(utterances, labels, strict=True):
+                u.labels = lab
+        words = [w for t in turns for w in t.as_words()]
+        with self._stage("metrics", timings):
+            metrics = compute_metrics(words, utterances, info.duration_s)
+        with self._stage("rubric", timings):
+            rubric = load_rubric(rubric_name or self.settings.default_rubric, self.settings.rubrics_dir)
+            outcome = rubric.score(ScoringInput(utterances=utterances, words=words, metrics=metrics,
+                                                duration_s=info.duration_s))
+        return CallResult(
+            call_id=call_id, agent_id=agent_id, audio=info, asr_model=asr_name, language=language,
+            utterances=utterances, metrics=metrics, rubric_id=rubric.id, rubric_version=rubric.version,
+            criteria=outcome.criteria, score=outcome.score, auto_failed=outcome.auto_failed,
+            coaching=outcome.coaching, redactions=redactions,
+        )
+
+    def _write_redacted_audio(self, info: AudioInfo, turns: list[TokenTurn], call_id: str) -> Path:
+        from qm.redacted_audio import write_redacted_copy
+
+        spans = [(t.start, t.end) for turn in turns for t in turn.tokens if t.redacted]
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in call_id)
+        dst = self.settings.data_dir / "audio" / f"{safe}.redacted"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        return write_redacted_copy(Path(info.path), dst, spans)
+
+    def nlp_version(self) -> str:
+        """Hash of the head files, so a stored result says which classifiers produced it."""
+        h = hashlib.sha256()
+        heads = Path(self.settings.heads_dir)
+        if heads.is_dir():
+            for f in sorted(heads.rglob("*")):
+                if f.is_file():
+                    h.update(f.name.encode())
+                    h.update(f.read_bytes())
+        return h.hexdigest()[:12]

@@ -1,0 +1,109 @@
+"""A validated rubric and how it scores one call.
+
+Criteria are evaluated in dependency order (``requires``) but reported in file
+order.  A criterion whose prerequisite did not pass is not applicable: e.g.
+"confirms the payment date" only makes sense once a payment was arranged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qm.rubric.registry import CriterionKind, PrepareContext, Verdict
+from qm.rubric.scoring import aggregate, coaching
+from qm.rubric.spec import CriterionSpec, SkillSpec
+from qm.rubric.view import CallView, ScoringInput
+from qm.types import CoachingItem, CriterionResult
+
+
+@dataclass(slots=True)
+class RubricOutcome:
+    criteria: list[CriterionResult]
+    score: float
+    auto_failed: bool
+    coaching: list[CoachingItem]
+
+
+def _dependency_order(specs: list[CriterionSpec]) -> list[int]:
+    """Stable topological order (file order among independent criteria); the loader rejected cycles."""
+    pos = {s.id: i for i, s in enumerate(specs)}
+    done: set[int] = set()
+    order: list[int] = []
+
+    def visit(i: int) -> None:
+        if i in done:
+            return
+        done.add(i)
+        for req in specs[i].requires:
+            visit(pos[req])
+        order.append(i)
+
+    for i in range(len(specs)):
+        visit(i)
+    return order
+
+
+class Rubric:
+    """A loaded rubric; build it with ``qm.rubric.load_rubric``."""
+
+    def __init__(self, *, id: str, name: str, description: str, version: str, path: Path,
+                 skills: Mapping[str, SkillSpec], criteria: list[CriterionKind]) -> None:
+        self.id = id
+        self.name = name
+        self.description = description
+        self.version = version
+        self.path = path
+        self.skills = dict(skills)
+        self.kinds = criteria
+        self._order = _dependency_order([k.spec for k in criteria])
+        self._prepared = False
+        self._encoder_factory: Callable[[], Any] | None = None
+
+    @property
+    def criteria(self) -> list[CriterionSpec]:
+        return [k.spec for k in self.kinds]
+
+    def prepare(self, encoder_factory: Callable[[], Any] | None = None) -> None:
+        """Load-time work of every criterion (embedding examples, training custom behaviours)."""
+        if self._prepared:
+            return
+        ctx = PrepareContext(encoder_factory)
+        for k in self.kinds:
+            k.prepare(ctx)
+        self._encoder_factory = ctx.encoder
+        self._prepared = True
+
+    def resources(self) -> dict[str, list[dict[str, str]]]:
+        return {k: [{"title": r.title, "url": str(r.url)} for r in v.resources] for k, v in self.skills.items()}
+
+    def score(self, call: ScoringInput) -> RubricOutcome:
+        self.prepare()
+        assert self._encoder_factory is not None
+        view = CallView(call, self._encoder_factory)
+        verdicts: dict[str, Verdict] = {}
+        for i in self._order:
+            kind = self.kinds[i]
+            unmet = [r for r in kind.spec.requires if verdicts[r].passed is not True]
+            if unmet:
+                verdicts[kind.spec.id] = Verdict.na(f"requires {', '.join(unmet)} to pass")
+            else:
+                verdicts[kind.spec.id] = kind.evaluate(view)
+        results: list[CriterionResult] = []
+        reasons: dict[str, str] = {}
+        for kind in self.kinds:
+            s, v = kind.spec, verdicts[kind.spec.id]
+            applicable = v.passed is not None
+            results.append(CriterionResult(
+                id=s.id, name=s.title, passed=v.passed,
+                score=s.weight * v.credit if applicable else 0.0,
+                max_score=s.weight if applicable else 0.0,
+                auto_fail=s.auto_fail and v.passed is False,
+                evidence=list(v.evidence), skill=s.skill, detail=v.detail,
+            ))
+            reasons[s.id] = s.fail_reason or f"{s.title}: {v.detail}"
+        total, auto_failed = aggregate(results)
+        return RubricOutcome(criteria=results, score=total, auto_failed=auto_failed,
+                             coaching=coaching(results, reasons, self.resources()))

@@ -1,0 +1,93 @@
+"""The label vocabulary a rubric may test, and the filter that tests it.
+
+A typo in a label ("frustated") would otherwise make a criterion silently never
+match, so every label a rubric names is checked against this vocabulary at load
+time.  ``EMOTIONS`` is the union of the label sets the emotion classifier can be
+trained on (MAIA-DQE customer-service emotions, Ekman/MELD, GoEmotions); keep it
+a superset of what ``qm.nlp`` emits.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from qm.types import UtteranceLabels
+
+SENTIMENTS = ("negative", "neutral", "positive")
+QUESTIONS = ("open", "closed", "none")
+EMOTIONS: frozenset[str] = frozenset({
+    # MAIA-DQE (customer service)
+    "empathy", "happiness", "neutral", "disappointment", "confusion", "frustration", "anger", "anxiety",
+    # Ekman / MELD / DailyDialog
+    "joy", "surprise", "sadness", "disgust", "fear",
+    # GoEmotions
+    "admiration", "amusement", "annoyance", "approval", "caring", "curiosity", "desire", "disapproval",
+    "embarrassment", "excitement", "gratitude", "grief", "love", "nervousness", "optimism", "pride",
+    "realization", "relief", "remorse",
+})
+
+SentimentValue = Literal["negative", "neutral", "positive"]
+QuestionValue = Literal["open", "closed", "none"]
+
+
+def _as_list(v: Any) -> Any:
+    return [v] if isinstance(v, str | bool) else v
+
+
+class LabelFilter(BaseModel):
+    """Labels an utterance must all have (AND); a list value means any of those values (OR).
+
+    ``question: none`` matches utterances that are not questions.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sentiment: list[SentimentValue] | None = None
+    emotion: list[str] | None = None
+    empathy: bool | None = None
+    question: list[QuestionValue] | None = None
+
+    @field_validator("sentiment", "question", "emotion", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return _as_list(v)
+
+    @field_validator("emotion")
+    @classmethod
+    def _known_emotions(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        unknown = [e for e in v if e not in EMOTIONS]
+        if unknown:
+            raise ValueError(f"unknown emotion label {', '.join(repr(e) for e in unknown)}; "
+                             f"known labels: {', '.join(sorted(EMOTIONS))}")
+        return v
+
+    def matches(self, labels: UtteranceLabels | None) -> bool:
+        if labels is None:
+            return False
+        if self.sentiment is not None and labels.sentiment.label not in self.sentiment:
+            return False
+        if self.emotion is not None and labels.emotion not in self.emotion:
+            return False
+        if self.empathy is not None and labels.empathy.label != self.empathy:
+            return False
+        if self.question is not None and (labels.question or "none") not in self.question:
+            return False
+        return True
+
+    def describe(self) -> str:
+        parts = [f"{k}={'|'.join(map(str, v)) if isinstance(v, list) else v}"
+                 for k, v in self.model_dump(exclude_none=True).items()]
+        return ", ".join(parts) or "any labelled utterance"
+
+
+def matches_any(filters: list[LabelFilter], labels: UtteranceLabels | None) -> bool:
+    return any(f.matches(labels) for f in filters)
+
+
+def listify_filters(v: Any) -> Any:
+    """Accept ``{sentiment: negative}`` as well as ``[{...}, {...}]`` for any-of filters."""
+    return [v] if isinstance(v, dict) else v

@@ -1,0 +1,258 @@
+"""Turning a rubric file into a validated ``Rubric``, or a ``RubricError`` that says where and why.
+
+Validation runs in layers so each message can be specific: the safe YAML
+reader (size, encoding, aliases, duplicates), the top-level model, each
+criterion against its own kind's model, then the cross-references (ids,
+skills, ``requires`` and cycles, total weight).  Every problem found is
+reported, first one first; nothing is returned unless all pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from qm.rubric.engine import Rubric
+from qm.rubric.errors import Issue, RubricError
+from qm.rubric.registry import REGISTRY, known_kinds
+from qm.rubric.spec import CriterionSpec, RubricHeader
+from qm.rubric.yamlsrc import Loc, Source, format_loc, read_source
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+FIELD_HINTS = {
+    "weight": "weight is the points the criterion is worth: a plain number ≥ 0 such as 10 (no '%' or words)",
+    "threshold": "a similarity/probability between 0 and 1, e.g. 0.6",
+    "min_similarity": "a cosine similarity between 0 and 1, e.g. 0.3",
+    "regex": "a Python regular expression, matched case-insensitively; escape ( ) [ ] . ? with a backslash",
+    "emotion": "use one of the emotion labels listed in the message",
+    "sentiment": "one of: negative, neutral, positive",
+    "question": "one of: open, closed, none",
+    "speaker": "one of: agent, customer, any",
+    "trigger_speaker": "one of: agent, customer, any",
+    "response_speaker": "one of: agent, customer, any",
+    "url": "a full http(s) link, e.g. https://training.example.com/empathy",
+    "id": "ids are lower_snake_case: a letter, then letters, digits or '_'",
+    "metric": "one of: agent_talk_ratio, customer_talk_ratio, silence_ratio, longest_silence_s, "
+              "overtalk_s, interruptions, agent_words_per_minute",
+    "at_least": "a number; ratios are between 0 and 1",
+    "at_most": "a number; ratios are between 0 and 1",
+    "auto_fail": "true or false",
+}
+
+
+def resolve(name_or_path: str | Path, rubrics_dir: Path | None = None) -> Path:
+    """``default`` -> ``<rubrics_dir>/default.yaml``; anything path-like is used as a path."""
+    if isinstance(name_or_path, Path):
+        return name_or_path
+    text = str(name_or_path)
+    if "/" in text or "\\" in text or text.endswith((".yaml", ".yml")):
+        return Path(text)
+    if not NAME_RE.match(text):
+        raise RubricError.one(text, None, "", "not a valid rubric name",
+                              "use the file name without .yaml (letters, digits, '_', '-') or a path")
+    if rubrics_dir is None:
+        from qm.config import get_settings
+
+        rubrics_dir = get_settings().rubrics_dir
+    return Path(rubrics_dir) / f"{text}.yaml"
+
+
+def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside ``X | None`` / ``list[X]`` / ``dict[str, X]``, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (list, dict, typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _unwrap_model(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(str(part))
+        if field is None:
+            if current is RubricHeader:
+                return None
+            continue  # a dict key such as a skill id
+        current = _unwrap_model(field.annotation)
+    return current
+
+
+def _issues_from(exc: ValidationError, src: Source, prefix: Loc, model: type[BaseModel]) -> list[Issue]:
+    issues: list[Issue] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        full = (*prefix, *loc)
+        field = format_loc(full)
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        kind = err["type"]
+        last = next((p for p in reversed(loc) if isinstance(p, str)), "")
+        hint = FIELD_HINTS.get(last, "")
+        if kind == "extra_forbidden":
+            owner = _model_at(model, loc[:-1])
+            msg = f"unknown field '{loc[-1]}'"
+            if owner is not None:
+                allowed = ", ".join(k for k in owner.model_fields if k != "kind")
+                hint = f"fields allowed here: {allowed}"
+        elif kind == "missing":
+            msg = "required field is missing"
+            hint = hint or f"add '{last}:'"
+        elif kind in ("float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"):
+            msg = f"{msg} (got {err.get('input')!r})"
+        elif kind == "literal_error":
+            msg = f"{msg} (got {err.get('input')!r})"
+        issues.append(Issue(src.line_of(full), field, msg, hint))
+    return issues
+
+
+def _canonical_version(payload: dict[str, Any]) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _find_cycle(requires: dict[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in requires.get(node, []):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt):], nxt]
+            if nxt not in state and nxt in requires:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in requires:
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def _validate_criteria(src: Source, header: RubricHeader) -> tuple[list[CriterionSpec], list[Issue]]:
+    specs: list[CriterionSpec] = []
+    issues: list[Issue] = []
+    kinds = known_kinds()
+    for i, raw in enumerate(header.criteria):
+        loc: Loc = ("criteria", i)
+        if not isinstance(raw, dict):
+            issues.append(Issue(src.line_of(loc), format_loc(loc), "a criterion must be a mapping",
+                                "start each criterion with '- id: ...' and indent its fields"))
+            continue
+        kind = raw.get("kind")
+        if kind is None:
+            issues.append(Issue(src.line_of(loc), format_loc((*loc, "kind")), "required field is missing",
+                                f"known kinds: {', '.join(kinds)}"))
+            continue
+        if not isinstance(kind, str) or kind not in REGISTRY:
+            issues.append(Issue(src.line_of((*loc, "kind")), format_loc((*loc, "kind")),
+                                f"unknown criterion kind {kind!r}", f"known kinds: {', '.join(kinds)}"))
+            continue
+        model = REGISTRY[kind].Spec
+        try:
+            specs.append(model.model_validate(raw))
+        except ValidationError as exc:
+            issues.extend(_issues_from(exc, src, loc, model))
+    return specs, issues
+
+
+def _cross_check(src: Source, header: RubricHeader, specs: list[CriterionSpec]) -> list[Issue]:
+    """Checks across criteria; ``specs`` align one-to-one with ``header.criteria`` here."""
+    issues: list[Issue] = []
+    index_of: dict[str, int] = {}
+    for i, spec in enumerate(specs):
+        if spec.id in index_of:
+            first = src.line_of(("criteria", index_of[spec.id], "id"))
+            issues.append(Issue(src.line_of(("criteria", i, "id")), format_loc(("criteria", i, "id")),
+                                f"duplicate criterion id '{spec.id}' (first used on line {first})",
+                                "every criterion needs its own id; results and calibration refer to it"))
+            continue
+        index_of[spec.id] = i
+    skills = sorted(header.skills)
+    for spec in specs:
+        i = index_of.get(spec.id, -1)
+        if spec.skill is not None and spec.skill not in header.skills:
+            issues.append(Issue(src.line_of(("criteria", i, "skill")), format_loc(("criteria", i, "skill")),
+                                f"unknown skill '{spec.skill}'",
+                                f"define it under 'skills:' (defined: {', '.join(skills) or 'none'})"))
+        for j, req in enumerate(spec.requires):
+            loc: Loc = ("criteria", i, "requires", j)
+            if req == spec.id:
+                issues.append(Issue(src.line_of(loc), format_loc(loc), "a criterion cannot require itself"))
+            elif req not in index_of:
+                issues.append(Issue(src.line_of(loc), format_loc(loc), f"unknown criterion '{req}' in requires",
+                                    f"criterion ids in this rubric: {', '.join(sorted(index_of))}"))
+    if not issues:
+        cycle = _find_cycle({s.id: list(s.requires) for s in specs})
+        if cycle:
+            i = index_of[cycle[0]]
+            issues.append(Issue(src.line_of(("criteria", i, "requires")),
+                                format_loc(("criteria", i, "requires")),
+                                f"cyclic requires: {' → '.join(cycle)}",
+                                "'requires' must form a chain, not a loop; remove one of the links"))
+    if specs and not issues and sum(s.weight for s in specs) <= 0:
+        issues.append(Issue(src.line_of(("criteria",)), "criteria", "total weight is zero",
+                            "give at least one criterion a weight > 0, or no call could ever score"))
+    return issues
+
+
+def validate_source(src: Source) -> tuple[RubricHeader, list[CriterionSpec]]:
+    try:
+        header = RubricHeader.model_validate(src.data)
+    except ValidationError as exc:
+        raise RubricError(src.path, _issues_from(exc, src, (), RubricHeader)) from None
+    specs, issues = _validate_criteria(src, header)
+    if not issues:
+        issues = _cross_check(src, header, specs)
+    if issues:
+        raise RubricError(src.path, issues)
+    return header, specs
+
+
+def load_rubric(name_or_path: str | Path, rubrics_dir: Path | None = None, *, prepare: bool = True) -> Rubric:
+    """Load and validate a rubric; ``prepare=False`` skips the encoder work (validation only).
+
+    Raises ``RubricError`` (file, line, field, hint) for any problem; never returns a broken rubric.
+    """
+    path = resolve(name_or_path, rubrics_dir)
+    src = read_source(path)
+    header, specs = validate_source(src)
+    skills = {k: v.model_dump(mode="json") for k, v in sorted(header.skills.items())}
+    payload = {
+        "id": header.id or path.stem,
+        "name": header.name,
+        "description": header.description,
+        "skills": skills,
+        "criteria": [s.model_dump(mode="json") for s in specs],
+    }
+    rubric = Rubric(
+        id=payload["id"], name=header.name, description=header.description,
+        version=_canonical_version(payload), path=path, skills=header.skills,
+        criteria=[REGISTRY[s.kind](s) for s in specs],
+    )
+    if prepare:
+        rubric.prepare()
+    return rubric

@@ -1,0 +1,116 @@
+"""Pydantic models for what a rubric file may say (common to every criterion kind).
+
+Each criterion kind extends ``CriterionSpec`` with its own fields and
+``extra="forbid"``, so a misspelt option is an error at load time rather than
+a criterion that quietly uses a default.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+SpeakerSel = Literal["agent", "customer", "any"]
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Window(StrictModel):
+    """Where in the call a criterion looks; at most one bound.
+
+    Counts (utterances, turns) are taken among the criterion's speaker's
+    utterances, so "last 3 utterances" of a closing check means the agent's last
+    three, whatever the customer said after them.
+    """
+
+    first_seconds: float | None = Field(default=None, gt=0)
+    last_seconds: float | None = Field(default=None, gt=0)
+    first_utterances: int | None = Field(default=None, gt=0)
+    last_utterances: int | None = Field(default=None, gt=0)
+    first_turns: int | None = Field(default=None, gt=0)
+    last_turns: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Window:
+        given = [k for k, v in self.model_dump().items() if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"give only one window bound, got {', '.join(given)}")
+        return self
+
+    def describe(self) -> str:
+        for k, v in self.model_dump().items():
+            if v is not None:
+                edge, unit = k.split("_")
+                return f"{edge} {v:g} s" if unit == "seconds" else f"{edge} {v:g} {unit}"
+        return "whole call"
+
+
+def _no_bool_number(v: Any) -> Any:
+    if isinstance(v, bool):
+        raise ValueError("expected a number, got a yes/no value")
+    return v
+
+
+class CriterionSpec(StrictModel):
+    """Fields every criterion has, whatever its kind."""
+
+    id: str = Field(pattern=ID_PATTERN, max_length=64)
+    name: str | None = None
+    description: str = ""
+    kind: str
+    weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    auto_fail: bool = False
+    skill: str | None = None
+    requires: list[str] = Field(default_factory=list)
+    fail_reason: str | None = None
+
+    @field_validator("weight", mode="before")
+    @classmethod
+    def _weight_not_bool(cls, v: Any) -> Any:
+        return _no_bool_number(v)
+
+    @field_validator("requires", mode="before")
+    @classmethod
+    def _requires_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @property
+    def title(self) -> str:
+        return self.name or self.id.replace("_", " ").capitalize()
+
+
+class Resource(StrictModel):
+    title: str = Field(min_length=1)
+    url: HttpUrl
+
+
+class SkillSpec(StrictModel):
+    """A coaching skill; ``resources`` are training links shown with every failed criterion of it."""
+
+    name: str | None = None
+    description: str = ""
+    resources: list[Resource] = Field(default_factory=list)
+
+
+class RubricHeader(StrictModel):
+    """Top-level fields; ``criteria`` are validated one by one against their kind's model."""
+
+    id: str | None = Field(default=None, pattern=ID_PATTERN, max_length=64)
+    name: str = Field(min_length=1)
+    description: str = ""
+    skills: dict[str, SkillSpec] = Field(default_factory=dict)
+    criteria: list[Any] = Field(min_length=1)
+
+    @field_validator("skills")
+    @classmethod
+    def _skill_ids(cls, v: dict[str, SkillSpec]) -> dict[str, SkillSpec]:
+        import re
+
+        bad = [k for k in v if not re.match(ID_PATTERN, k)]
+        if bad:
+            raise ValueError(f"skill id {bad[0]!r} must be lower_snake_case")
+        return v

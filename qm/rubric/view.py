@@ -1,0 +1,86 @@
+"""One call as the criterion kinds see it: utterances by speaker, windows, shared embeddings.
+
+Embeddings of every utterance are computed at most once per call and shared by
+all meaning-based criteria, because encoding dominates scoring time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from qm.metrics import Timeline
+from qm.rubric.spec import SpeakerSel, Window
+from qm.types import Metrics, Utterance, Word
+
+
+@dataclass(slots=True)
+class ScoringInput:
+    """Everything the rubric engine reads about one call."""
+
+    utterances: Sequence[Utterance]
+    words: Sequence[Word]
+    metrics: Metrics
+    duration_s: float
+
+
+class CallView:
+    def __init__(self, call: ScoringInput, encoder: Callable[[], Any]) -> None:
+        self.utterances: list[Utterance] = list(call.utterances)
+        self.words: list[Word] = list(call.words)
+        self.metrics = call.metrics
+        last_end = max((u.end for u in self.utterances), default=0.0)
+        self.duration = max(call.duration_s if call.duration_s > 0 else 0.0, last_end)
+        self._encoder = encoder
+        self._pos = {id(u): i for i, u in enumerate(self.utterances)}
+
+    def by_speaker(self, speaker: SpeakerSel) -> list[Utterance]:
+        if speaker == "any":
+            return list(self.utterances)
+        return [u for u in self.utterances if u.speaker == speaker]
+
+    def speaks(self, speaker: SpeakerSel) -> bool:
+        """Whether ``speaker`` said anything (utterances or, failing those, timed words)."""
+        if self.by_speaker(speaker):
+            return True
+        return any(speaker == "any" or w.speaker == speaker for w in self.words)
+
+    def position(self, u: Utterance) -> int:
+        return self._pos[id(u)]
+
+    @cached_property
+    def timeline(self) -> Timeline:
+        return Timeline.from_words(self.words)
+
+    @cached_property
+    def embeddings(self) -> np.ndarray:
+        texts = [u.text for u in self.utterances]
+        return np.asarray(self._encoder().encode(texts), dtype=np.float32)
+
+    def embedding(self, u: Utterance) -> np.ndarray:
+        return self.embeddings[self.position(u)]
+
+    def window(self, utts: list[Utterance], window: Window | None) -> list[Utterance]:
+        """The part of ``utts`` (one speaker's utterances, in order) that ``window`` selects."""
+        if window is None:
+            return utts
+        if window.first_seconds is not None:
+            return [u for u in utts if u.start < window.first_seconds]
+        if window.last_seconds is not None:
+            return [u for u in utts if u.end > self.duration - window.last_seconds]
+        if window.first_utterances is not None:
+            return utts[: window.first_utterances]
+        if window.last_utterances is not None:
+            return utts[-window.last_utterances:]
+        turns = sorted({u.turn for u in utts})
+        if window.first_turns is not None:
+            keep = set(turns[: window.first_turns])
+        elif window.last_turns is not None:
+            keep = set(turns[-window.last_turns:])
+        else:
+            return utts
+        return [u for u in utts if u.turn in keep]

@@ -1,0 +1,243 @@
+"""Utterance labeller: real encoder, real spaCy, the committed heads in models/heads."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qm.errors import QMError
+from qm.nlp.heads import HEAD_NAMES, HeadLoadError, HFHead, previous_other_turn
+from qm.nlp.labeller import EMPTY_LABELS, Labeller, get_labeller
+from qm.nlp.questions import FEATURE_NAMES, syntax_features
+from qm.types import UtteranceLabels
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADS = ROOT / "models" / "heads"
+F = {n: i for i, n in enumerate(FEATURE_NAMES)}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def labeller() -> Labeller:
+    return get_labeller(HEADS)
+
+
+def one(labeller: Labeller, text: str, speaker: str = "agent") -> UtteranceLabels:
+    return labeller.label([text], [speaker])[0]
+
+
+def _valid(lab: UtteranceLabels) -> None:
+    assert lab.sentiment.label in ("negative", "neutral", "positive")
+    assert -1.0 <= lab.sentiment.score <= 1.0
+    assert lab.emotion is None or lab.emotion in ("anger", "anxiety", "sadness", "joy", "confusion",
+                                                  "surprise", "neutral")
+    assert isinstance(lab.empathy.label, bool)
+    assert 0.0 <= lab.empathy.score <= 1.0
+    assert lab.question in (None, "open", "closed")
+
+
+# ---- clear cases ---------------------------------------------------------------------------
+
+def test_empathy_clear_case_after_a_complaint(labeller: Labeller) -> None:
+    labs = labeller.label(
+        ["My internet has been down for three days and nobody has called me back.",
+         "I'm so sorry to hear that, that must be really frustrating."],
+        ["customer", "agent"],
+    )
+    assert labs[1].empathy.label is True
+    assert labs[1].empathy.score > 0.5
+
+
+def test_empathy_clear_case_alone(labeller: Labeller) -> None:
+    assert one(labeller, "I'm so sorry to hear that, that must be really frustrating.").empathy.label is True
+
+
+def test_procedural_sentence_is_not_empathy(labeller: Labeller) -> None:
+    lab = one(labeller, "Your account number is on the top right of the invoice.")
+    assert lab.empathy.label is False
+
+
+def test_open_question(labeller: Labeller) -> None:
+    assert one(labeller, "What brought you in today?").question == "open"
+
+
+def test_tell_me_about_counts_as_open(labeller: Labeller) -> None:
+    assert one(labeller, "Tell me a bit more about what happened when the router dropped.").question == "open"
+
+
+def test_closed_question(labeller: Labeller) -> None:
+    assert one(labeller, "Did you restart the router?").question == "closed"
+
+
+def test_statement_is_not_a_question(labeller: Labeller) -> None:
+    assert one(labeller, "I restarted the router this morning.", "customer").question is None
+
+
+def test_negative_sentiment(labeller: Labeller) -> None:
+    lab = one(labeller, "This is ridiculous, I've been waiting for an hour!", "customer")
+    assert lab.sentiment.label == "negative"
+    assert lab.sentiment.score < 0
+    assert lab.emotion == "anger"
+
+
+def test_positive_sentiment(labeller: Labeller) -> None:
+    lab = one(labeller, "Thank you so much, that was really helpful!", "customer")
+    assert lab.sentiment.label == "positive"
+    assert lab.sentiment.score > 0
+
+
+# ---- bad input -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t ", "\u200b"])
+def test_empty_and_whitespace_get_the_defined_empty_label(labeller: Labeller, text: str) -> None:
+    assert one(labeller, text) == EMPTY_LABELS
+
+
+def test_empty_list(labeller: Labeller) -> None:
+    assert labeller.label([], []) == []
+
+
+def test_length_mismatch_is_a_clear_error(labeller: Labeller) -> None:
+    with pytest.raises(ValueError, match="2 texts but 1 speakers"):
+        labeller.label(["a", "b"], ["agent"])
+
+
+@pytest.mark.parametrize("text", [
+    "😀🎉👍",
+    "¿Dónde está mi pedido? Lo pedí hace dos semanas.",
+    "Ich warte seit einer Stunde und niemand hilft mir!",
+    "请问我的订单什么时候到？",
+    "\x00\x07 control \x1b chars",
+    "?!?!?!",
+    "a",
+])
+def test_odd_input_gets_a_defined_label(labeller: Labeller, text: str) -> None:
+    _valid(one(labeller, text, "customer"))
+
+
+def test_5000_word_run_on_is_truncated_safely(labeller: Labeller) -> None:
+    text = " ".join(["and then the engineer said it would be fixed"] * 556)  # ~5,000 words
+    labs = labeller.label([text, "Did you restart the router?"], ["customer", "agent"])
+    _valid(labs[0])
+    assert labs[1].question == "closed"
+
+
+def test_mixed_batch_keeps_order_and_empty_rows(labeller: Labeller) -> None:
+    labs = labeller.label(["What brought you in today?", "", "Did you restart the router?"],
+                          ["agent", "customer", "agent"])
+    assert [lab.question for lab in labs] == ["open", None, "closed"]
+    assert labs[1] == EMPTY_LABELS
+
+
+def test_deterministic(labeller: Labeller) -> None:
+    texts = ["Hi, my bill is wrong again.", "I'm sorry about that, let me check.", "Why is it so high?",
+             "Could you confirm your postcode?"]
+    speakers = ["customer", "agent", "customer", "agent"]
+    assert labeller.label(texts, speakers) == labeller.label(texts, speakers)
+    fresh = Labeller(HEADS, encoder=labeller.encoder)
+    assert fresh.label(texts, speakers) == labeller.label(texts, speakers)
+
+
+# ---- missing / corrupt artefacts -----------------------------------------------------------
+
+@pytest.fixture
+def heads_copy(tmp_path: Path) -> Path:
+    dst = tmp_path / "heads"
+    shutil.copytree(HEADS, dst)
+    return dst
+
+
+def test_missing_head_file_names_file_and_command(heads_copy: Path) -> None:
+    (heads_copy / "empathy.npz").unlink()
+    with pytest.raises(HeadLoadError) as err:
+        Labeller(heads_copy)
+    msg = str(err.value)
+    assert str(heads_copy / "empathy.npz") in msg
+    assert "python -m qm.nlp.train" in msg
+    assert isinstance(err.value, QMError)
+
+
+def test_corrupt_weights_name_file_and_command(heads_copy: Path) -> None:
+    (heads_copy / "question.npz").write_bytes(b"not a zip file at all")
+    with pytest.raises(HeadLoadError, match=r"question\.npz.*python -m qm\.nlp\.train"):
+        Labeller(heads_copy)
+
+
+def test_corrupt_metadata_names_file(heads_copy: Path) -> None:
+    (heads_copy / "sentiment.json").write_text("{ truncated")
+    with pytest.raises(HeadLoadError, match=r"sentiment\.json.*not valid JSON"):
+        Labeller(heads_copy)
+
+
+def test_wrong_shape_weights_rejected(heads_copy: Path) -> None:
+    with np.load(heads_copy / "emotion.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["W1"] = arrays["W1"][:, :2]
+    np.savez(heads_copy / "emotion.npz", **arrays)
+    with pytest.raises(HeadLoadError, match=r"emotion\.npz.*inconsistent"):
+        Labeller(heads_copy)
+
+
+# ---- drop-in Hugging Face head ---------------------------------------------------------------
+
+def _tiny_hf_classifier(path: Path, id2label: dict[int, str]) -> Path:
+    """A real (tiny, untrained) BERT sequence classifier saved the way a fine-tune would be."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from qm.nlp.encoder import bundled_encoder_path
+
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=64, num_labels=len(id2label), id2label=id2label,
+                     label2id={v: k for k, v in id2label.items()})
+    BertForSequenceClassification(cfg).save_pretrained(path)
+    AutoTokenizer.from_pretrained(str(bundled_encoder_path()), local_files_only=True).save_pretrained(path)
+    return path
+
+
+def test_hf_model_directory_replaces_a_head(heads_copy: Path, labeller: Labeller) -> None:
+    _tiny_hf_classifier(heads_copy / "hf_sentiment", {0: "NEGATIVE", 1: "neutral", 2: "Positive"})
+    (heads_copy / "heads.yaml").write_text("sentiment:\n  hf_model: hf_sentiment\n")
+    lab = Labeller(heads_copy, encoder=labeller.encoder)
+    assert isinstance(lab.heads["sentiment"], HFHead)
+    assert set(lab.heads) == set(HEAD_NAMES)
+    out = lab.label(["Did you restart the router?", ""], ["agent", "customer"])
+    _valid(out[0])
+    assert out[0].question == "closed"  # the other heads are still the trained ones
+    assert out[1] == EMPTY_LABELS
+
+
+def test_hf_model_with_unmappable_labels_is_rejected(heads_copy: Path) -> None:
+    _tiny_hf_classifier(heads_copy / "hf_q", {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"})
+    (heads_copy / "heads.yaml").write_text("question: hf_q\n")
+    with pytest.raises(HeadLoadError, match=r"lacks \['none', 'open', 'closed'\]"):
+        Labeller(heads_copy)
+
+
+def test_heads_yaml_unknown_head_rejected(heads_copy: Path) -> None:
+    (heads_copy / "heads.yaml").write_text("sarcasm: somewhere\n")
+    with pytest.raises(HeadLoadError, match=r"heads\.yaml.*unknown head 'sarcasm'"):
+        Labeller(heads_copy)
+
+
+# ---- building blocks -----------------------------------------------------------------------
+
+def test_previous_other_turn_uses_only_the_other_speaker() -> None:
+    sp = ["customer", "customer", "agent", "agent", "customer"]
+    assert previous_other_turn(sp) == [[], [], [0, 1], [0, 1], [2, 3]]
+
+
+def test_syntax_cues() -> None:
+    f = syntax_features(["Tell me about your week.", "You restarted it, didn't you?", "What happened?",
+                         "Did you restart it?", "I restarted it.", ""])
+    assert f[0, F["open_imperative"]] == 1
+    assert f[1, F["tag_question"]] == 1
+    assert f[2, F["wh_fronted"]] == 1 and f[2, F["first_wh"]] == 1
+    assert f[3, F["aux_inversion"]] == 1
+    assert f[4, F["parsed"]] == 0 and f[4, F["has_qmark"]] == 0
+    assert not f[5].any()

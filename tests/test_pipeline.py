@@ -1,0 +1,150 @@
+"""End to end through the real pipeline: Whisper, spaCy, the trained heads, the rubric and the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from qm.store.models import Call, Result, Transcript, UtteranceRow
+
+ROOT = Path(__file__).resolve().parent.parent
+AUDIO = Path(__file__).parent / "data" / "audio"
+SCHEMA = json.loads((ROOT / "qm" / "schema" / "call-result.schema.json").read_text())
+
+
+def validate(doc: dict) -> None:
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+
+
+@pytest.fixture
+def pipeline(settings, db_url: str):  # noqa: ANN001, ANN201
+    from qm.pipeline import Pipeline
+
+    return Pipeline(settings.model_copy(update={"database_url": db_url}))
+
+
+def truth(name: str) -> dict:
+    return json.loads((AUDIO / f"{name}.json").read_text())
+
+
+def test_stereo_call_is_transcribed_in_dialogue_order(pipeline) -> None:  # noqa: ANN001
+    scored = pipeline.score(AUDIO / "two_speaker.ogg", agent_id="T100", call_id="two")
+    doc = scored.to_contract()
+    validate(doc)
+    speakers = [u["speaker"] for u in doc["utterances"]]
+    # scripted turns: agent, customer, agent, customer
+    collapsed = [s for i, s in enumerate(speakers) if i == 0 or s != speakers[i - 1]]
+    assert collapsed == ["agent", "customer", "agent", "customer"]
+    starts = [u["start"] for u in doc["utterances"]]
+    assert starts == sorted(starts)
+    assert "northwind" in doc["utterances"][0]["text"].lower()
+    assert doc["audio"]["channels"] == 2
+    assert doc["asr"] == {"model": "whisper-tiny.en", "language": "en"}
+    assert 0.0 < doc["metrics"]["agent_talk_ratio"] < 1.0
+    for turn in truth("two_speaker")["turns"]:
+        inside = [u for u in doc["utterances"] if u["start"] < turn["end"] and u["end"] > turn["start"]]
+        assert inside and all(u["speaker"] == turn["speaker"] for u in inside)
+
+
+def test_rescoring_the_same_audio_updates_in_place(pipeline) -> None:  # noqa: ANN001
+    first = pipeline.score(AUDIO / "two_speaker.ogg", agent_id="T100")
+    second = pipeline.score(AUDIO / "two_speaker.ogg", agent_id="T100")
+    assert second.transcript_cached and not first.transcript_cached
+    assert "asr" not in second.timings
+    store = pipeline.store
+    assert store.count(Call) == 1
+    assert store.count(Result) == 1
+    assert store.count(Transcript) == 1
+    assert store.count(UtteranceRow) == len(first.result.utterances)
+    a, b = first.to_contract(), second.to_contract()
+    assert json.dumps(a["criteria"], sort_keys=True) == json.dumps(b["criteria"], sort_keys=True)
+    assert a["utterances"] == b["utterances"]
+    assert a["score"] == b["score"]
+
+
+def test_stored_rescore_is_byte_identical(pipeline) -> None:  # noqa: ANN001
+    first = pipeline.score(AUDIO / "two_speaker.ogg", agent_id="T100", call_id="det")
+    again = pipeline.rescore("det")
+    assert json.dumps(first.to_contract(), sort_keys=True) == json.dumps(again.to_contract(), sort_keys=True)
+
+
+def test_mono_call_is_diarised_into_agent_and_customer(pipeline) -> None:  # noqa: ANN001
+    scored = pipeline.score(AUDIO / "two_speaker.mono.ogg", agent_id="T100", call_id="mono")
+    doc = scored.to_contract()
+    validate(doc)
+    assert doc["audio"]["channels"] == 1
+    spk = {u["speaker"] for u in doc["utterances"]}
+    assert spk <= {"agent", "customer", "unknown"}
+    if "unknown" not in spk:  # confident: then the roles must be right
+        first = doc["utterances"][0]
+        assert first["speaker"] == "agent" and "northwind" in first["text"].lower()
+        assert "customer" in spk
+
+
+def test_one_sided_call_scores_with_what_applies(pipeline) -> None:  # noqa: ANN001
+    doc = pipeline.score(AUDIO / "one_sided.ogg", agent_id="T100").to_contract()
+    validate(doc)
+    assert doc["utterances"]
+    assert {u["speaker"] for u in doc["utterances"]} == {"agent"}
+    assert doc["metrics"]["customer_sentiment_start"] is None
+    assert doc["metrics"]["agent_talk_ratio"] == 1.0
+
+
+def test_pure_silence_is_an_empty_transcript_not_an_error(pipeline) -> None:  # noqa: ANN001
+    doc = pipeline.score(AUDIO / "silence_3s.wav", agent_id="T100").to_contract()
+    validate(doc)
+    assert doc["utterances"] == []
+    assert doc["metrics"]["silence_ratio"] == 1.0
+    assert 0.0 <= doc["score"] <= 100.0
+
+
+def test_redacted_audio_copy_is_written(pipeline) -> None:  # noqa: ANN001
+    scored = pipeline.score(AUDIO / "two_speaker.ogg", agent_id="T100")
+    assert scored.redacted_audio is not None and scored.redacted_audio.exists()
+    from qm.audio import probe
+
+    info = probe(scored.redacted_audio)
+    assert info.channels == 2
+    assert info.duration_s == pytest.approx(scored.result.audio.duration_s, abs=0.1)
+
+
+def _run_cli(args: list[str], tmp_path: Path, db_url: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QM_DATA_DIR": str(tmp_path / "cli-data")}
+    if db_url:
+        env["QM_DATABASE_URL"] = db_url
+    return subprocess.run([sys.executable, "-m", "qm.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=600, cwd=ROOT)
+
+
+def test_cli_json_is_exactly_one_contract_document(tmp_path: Path) -> None:
+    r = _run_cli(["score", str(AUDIO / "two_speaker.ogg"), "--agent", "T100", "--json"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)  # the whole of stdout is one document
+    validate(doc)
+    assert doc["agent_id"] == "T100"
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "junk"])
+def test_cli_bad_input_is_one_clear_line_and_nothing_stored(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / f"{kind}.wav"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "junk":
+        path.write_bytes(os.urandom(4096))
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    r = _run_cli(["score", str(path), "--agent", "T100", "--json"], tmp_path, db)
+    assert r.returncode != 0
+    assert r.stdout == ""
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in r.stderr
+    from qm.store import Store
+
+    store = Store(db)
+    assert store.count(Call) == 0
+    assert store.failures()[0]["source"] == str(path)
