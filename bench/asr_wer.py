@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-from bench.wer import wer  # noqa: E402
-from qm.asr import ASROptions, Transcriber, resolve_model  # noqa: E402
-from qm.audio import load_all, probe  # noqa: E402
+from bench.wer import wer
+from qm.asr import ASROptions, Transcriber, resolve_model
+from qm.audio import load_all, probe
 
 WIDEBAND = ("ljspeech", "vctk", "librispeech", "jfk", "ami")
 NARROWBAND = ("osr_8k", "fsdd_8k")
@@ -59,9 +59,13 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["tiny.en", "base"])
     ap.add_argument("--beam", type=int, default=1)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--errors", action="store_true", help="print reference and hypothesis of clips with errors")
+    ap.add_argument("--sets", nargs="*", help="only these subfolders (e.g. fsdd_8k ljspeech)")
     args = ap.parse_args()
     rows = list(csv.DictReader((args.data / "manifest.tsv").open(encoding="utf-8"), delimiter="\t"))
     rows = [r for r in rows if r["reference_text"].strip()]
+    if args.sets:
+        rows = [r for r in rows if r["path"].split("/")[0] in args.sets]
     cache = Path(tempfile.gettempdir()) / "qm-bench"
     tmp = Path(tempfile.mkdtemp(prefix="qm-wer-"))
     report: dict[str, dict] = {}
@@ -80,7 +84,13 @@ def main() -> None:
                 refs.append(r["reference_text"])
                 audio_s += float(r["duration_s"])
             elapsed = time.perf_counter() - t0
+            if args.errors:
+                for r, h in zip(subset, hyps, strict=True):
+                    if wer([r["reference_text"]], [h])[1]:
+                        print(f"  [{cond}] {r['path']}\n    ref: {r['reference_text']}\n    hyp: {h}", file=sys.stderr)
             w, errs, n = wer(refs, hyps)
+            if not subset:
+                continue
             conds[cond] = {"wer_pct": round(100 * w, 2), "errors": errs, "ref_words": n, "clips": len(subset),
                            "audio_s": round(audio_s, 1), "rtf": round(elapsed / audio_s, 4)}
             per_set: dict[str, list] = {}
@@ -97,6 +107,8 @@ def main() -> None:
     print(f"{'model':18} {'condition':13} {'WER %':>7} {'words':>6} {'clips':>5} {'RTF':>7}  per set")
     for m, conds in report.items():
         for cond in ("wideband", "wideband@8k", "native 8k"):
+            if cond not in conds:
+                continue
             c = conds[cond]
             sets = " ".join(f"{k}={v}" for k, v in c["per_set_wer_pct"].items())
             print(f"{m:18} {cond:13} {c['wer_pct']:7.2f} {c['ref_words']:6d} {c['clips']:5d} {c['rtf']:7.4f}  {sets}")

@@ -122,6 +122,19 @@ def punctuate(groups: list[str], sep: str) -> list[str]:
     return [g + sep for g in groups[:-1]] + [groups[-1]]
 
 
+NO_SPACE = "\x00"  # marks a word piece that faster-whisper emits without a leading space
+
+
+def whisper_pieces(token: str) -> list[str]:
+    """faster-whisper starts a new word at each punctuation token: "5,384-8,372" -> "5" ",384" "-8" ",372"."""
+    parts = re.findall(r"^[^,.\-/]+|[,.\-/][^,.\-/]*", token)
+    return [parts[0]] + [NO_SPACE + p for p in parts[1:]]
+
+
+def thousands(num: str) -> str:
+    return f"{int(num):,}" if num[0] != "0" else num
+
+
 def render_card(num: str, style: str) -> list[str]:
     sizes = [4, 6, 5] if len(num) == 15 else [4, 4, 4, 4, 3] if len(num) == 19 else [4, 4, 4, 4]
     g = group(num, sizes)
@@ -163,11 +176,16 @@ def render_card(num: str, style: str) -> list[str]:
         return pairs_spoken(num)
     if style == "split_odd":  # Whisper's segmenting splits groups unevenly
         return [num[:3], num[3:9], num[9:12], num[12:]]
+    if style == "whisper_pieces":
+        return whisper_pieces("-".join(g))
+    if style == "thousands_pieces":  # Whisper heard one huge number and wrote it with commas
+        half = len(num) // 2
+        return whisper_pieces(thousands(num[:half])) + whisper_pieces(thousands(num[half:]))
     raise ValueError(style)
 
 
 CARD_STYLES = ["plain", "grouped", "hyphen", "hyphen_split", "comma", "period", "spoken", "spoken_groups",
-               "mixed", "filler", "pairs", "split_odd"]
+               "mixed", "filler", "pairs", "split_odd", "whisper_pieces", "thousands_pieces"]
 
 
 def render_digits(s: str, style: str, sizes: list[int] | None = None) -> list[str]:
@@ -209,7 +227,7 @@ def build(template: str, fills: dict[str, tuple[str, list[str], str]]) -> dict:
         rendered[0] = pre + rendered[0]
         rendered[-1] = rendered[-1] + post
         idx = list(range(len(words), len(words) + len(rendered)))
-        words += [" " + w for w in rendered]
+        words += [w[1:] if w.startswith(NO_SPACE) else " " + w for w in rendered]
         pii.append({"type": typ, "words": idx, "value": value})
     return {"words": words, "pii": pii}
 
@@ -335,9 +353,9 @@ ACC_TEMPLATES = [
 for k in range(22):
     n = [8, 8, 8, 10, 12, 6, 9][k % 7]
     v = digits(n, "0123456789")
-    style = ["plain", "spoken", "grouped", "mixed", "spoken_plain", "comma"][k % 6]
-    add("account", ACC_TEMPLATES[k % len(ACC_TEMPLATES)],
-        {"ACC": ("ACCOUNT", render_digits(v, style, [4, 4, 4]), v)})
+    style = ["plain", "spoken", "grouped", "mixed", "spoken_plain", "comma", "pieces"][k % 7]
+    rendered = whisper_pieces(thousands(v)) if style == "pieces" else render_digits(v, style, [4, 4, 4])
+    add("account", ACC_TEMPLATES[k % len(ACC_TEMPLATES)], {"ACC": ("ACCOUNT", rendered, v)})
 
 # ------------------------------------------------------------------ SORT_CODE
 SORT_TEMPLATES = [
@@ -418,12 +436,12 @@ def phone_value(k: int) -> tuple[str, list[str]]:
     if kind == 3:
         v = "447700900" + digits(3, "0123456789")
         return "+" + v, ["+44", "7700", v[6:]]
-    if kind == 4:  # US fictional 555-01xx
+    if kind == 4:  # US fictional 555-01xx, as faster-whisper pieces
         v = f"{rng.randint(201, 989)}55501{rng.randint(0, 99):02d}"
-        return v, [f"({v[:3]})", f"{v[3:6]}-{v[6:]}"]
+        return v, [f"({v[:3]})", *whisper_pieces(f"{v[3:6]}-{v[6:]}")]
     if kind == 5:
         v = f"1800555{rng.randint(0, 9999):04d}"
-        return v, [f"1-800-555-{v[7:]}"]
+        return v, whisper_pieces(f"1-800-555-{v[7:]}")
     if kind == 6:
         v = "01632960" + digits(3, "0123456789")
         return v, [v[:5], *spoken(v[5:])]

@@ -80,7 +80,7 @@ def main() -> int:
 
     # component split on the same data
     enc_t = syn_t = head_t = 0.0
-    for texts, speakers in calls:
+    for texts, _ in calls:
         clean = [normalise_text(t) for t in texts]
         a = time.perf_counter()
         emb = lab.encoder.encode(clean)

@@ -5,9 +5,10 @@ Data: MAIA-DQE real customer-support chats (agent sentences are English;
 These agents are professional, so every hit of a *forbidden* criterion
 (insults, threats, pressure) is a false positive that would auto-fail a call;
 the rate must stay near zero.  For *required* phrases the script prints the
-share of dialogues in which the phrase is found in its window (first agent
-turn for greetings, last agent turns for closings) — a recall indication,
-since nearly every one of these chats opens and closes politely.
+share of dialogues in which the phrase is found in its window, for
+orientation only: these chats begin after a pre-chat form (no spoken-style
+greeting or verification) and their timing is synthetic (0.4 s per word), so
+it is not a recall figure.
 
 Run: .venv/bin/python bench/rubric_phrases.py [--datasets DIR]
 """
@@ -19,6 +20,7 @@ import json
 import time
 from pathlib import Path
 
+from qm.nlp.encoder import get_encoder
 from qm.rubric import load_rubric
 from qm.rubric.kinds.phrase import Phrase
 from qm.rubric.kinds.presence import PresenceKind
@@ -57,13 +59,14 @@ def main() -> None:
     n_agent = sum(1 for d in dias for u in d if u.speaker == "agent")
     print(f"MAIA-DQE: {len(dias)} dialogues, {n_agent} agent sentences")
     empty = Metrics(0, 0, 0, 0, 0, None, None)
+    t0 = time.perf_counter()
+    views = [CallView(ScoringInput(d, [], empty, d[-1].end if d else 0.0), get_encoder) for d in dias]
+    for v in views:
+        _ = v.embeddings
+    print(f"encoded in {time.perf_counter() - t0:.1f} s", flush=True)
     for name in ("default", "sales", "collections"):
         rubric = load_rubric(name)
         t0 = time.perf_counter()
-        views = [CallView(ScoringInput(d, [], empty, d[-1].end if d else 0.0), rubric._encoder_factory)
-                 for d in dias]
-        for v in views:
-            _ = v.embeddings
         for kind in rubric.kinds:
             if not isinstance(kind, PresenceKind) or kind.spec.speaker != "agent":
                 continue
@@ -75,12 +78,13 @@ def main() -> None:
                 for m in hits[:5]:
                     print(f"      #{m.utterance.text!r} ({m.how})")
             else:
-                found = sum(1 for v in views if kind.evaluate(v).passed)
-                applicable = sum(1 for v in views if kind.evaluate(v).passed is not None)
+                verdicts = [kind.evaluate(v).passed for v in views]
+                found = sum(1 for p in verdicts if p)
+                applicable = sum(1 for p in verdicts if p is not None)
                 label = "phrase" if isinstance(kind, Phrase) else "behaviour"
                 print(f"  {name}.{s.id} (required {label}, {s.window.describe() if s.window else 'whole'}): "
                       f"found in {found}/{applicable} dialogues = {found / max(applicable, 1):.1%}")
-        print(f"  {name}: {time.perf_counter() - t0:.1f} s")
+        print(f"  {name}: {time.perf_counter() - t0:.1f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.synth.make_call import ensure_rendered  # noqa: E402
-from bench.wer import wer  # noqa: E402
+from bench.synth.make_call import ensure_rendered
+from bench.wer import wer
 
 SCRIPTS = Path(__file__).resolve().parent / "calls" / "scripts"
 AUDIO = Path(__file__).resolve().parent / "calls" / "audio"

@@ -232,20 +232,20 @@ def eval_nlp(
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
     else:
-        evaluate.print_report(report)
+        sys.stdout.write(evaluate.format_table(report) + "\n")
 
 
-def _mount_optional() -> None:
-    """Sub-commands owned by other modules (rubric tooling)."""
-    try:
-        from qm.rubric.cli import calibrate_command, rubric_app
-    except ImportError:
-        return
+def _mount() -> None:
+    """Sub-commands that live with the code they drive: rubric tooling and the Prefect flows."""
+    from flows.cli import flows_app
+    from qm.rubric.cli import calibrate_command, rubric_app
+
     app.add_typer(rubric_app, name="rubric")
     app.command("calibrate")(calibrate_command)
+    app.registered_commands.extend(flows_app.registered_commands)  # qm nightly / schedule / worker / …
 
 
-_mount_optional()
+_mount()
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ class TurnOptions:
 
 
 class WordRedactor(Protocol):
-    def redact_words(self, words: Sequence[str]) -> object: ...
+    def redact_segments(self, segments: Sequence[Sequence[str]]) -> Sequence[object]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +94,11 @@ def _merge_backchannels(turns: list[Turn], o: TurnOptions) -> list[Turn]:
     return out
 
 
-def tokens_for_turn(turn: Turn, redactor: WordRedactor | None) -> tuple[list[Token], int]:
-    """Words of a turn as display tokens, with PII runs collapsed into ``[TYPE]`` tags."""
+def tokens_for_turn(turn: Turn, types: Sequence[str | None] | None) -> tuple[list[Token], int]:
+    """Words of a turn as display tokens, with each run of same-type PII collapsed into a ``[TYPE]`` tag."""
     words = turn.words
-    if redactor is None:
+    if types is None:
         return [Token(w.text, w.start, w.end) for w in words], 0
-    result = redactor.redact_words([w.text for w in words])
-    types: list[str | None] = list(result.word_types)  # type: ignore[attr-defined]
     tokens: list[Token] = []
     spans = 0
     i = 0
@@ -159,11 +157,22 @@ class TokenTurn:
 
 
 def redact_turns(turns: Sequence[Turn], redactor: WordRedactor | None) -> tuple[list[TokenTurn], int]:
-    """Redact every turn; returns the redacted turns and the number of redacted spans."""
+    """Redact every turn; returns the redacted turns and the number of redacted spans.
+
+    Each speaker's turns are redacted as one stream: callers pause while reading a card, so the
+    second half of the number arrives in a later turn with no cue word of its own.
+    """
+    types: dict[int, Sequence[str | None]] = {}
+    if redactor is not None:
+        for speaker in {t.speaker for t in turns}:
+            idx = [i for i, t in enumerate(turns) if t.speaker == speaker]
+            results = redactor.redact_segments([[w.text for w in turns[i].words] for i in idx])
+            for i, r in zip(idx, results, strict=True):
+                types[i] = r.word_types  # type: ignore[attr-defined]
     out: list[TokenTurn] = []
     total = 0
-    for turn in turns:
-        tokens, n = tokens_for_turn(turn, redactor)
+    for i, turn in enumerate(turns):
+        tokens, n = tokens_for_turn(turn, types.get(i))
         total += n
         out.append(TokenTurn(turn.speaker, tokens))
     return out, total

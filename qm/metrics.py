@@ -26,7 +26,8 @@ text.  Definitions (also in docs/rubrics.md):
 * **customer sentiment start/end** — mean signed sentiment score over the first
   / last ``sentiment_window`` (3) labelled customer utterances, mapped to a
   label with a ±``sentiment_band`` (0.2) neutral band; ``None`` without
-  customer speech.
+  customer speech.  With fewer than 6 customer utterances the window shrinks
+  to half of them (at least 1) so start and end do not overlap.
 """
 
 from __future__ import annotations
@@ -131,7 +132,9 @@ def customer_sentiment_window(utterances: Sequence[Utterance], at: str, n: int =
     labelled = [u for u in utterances if u.speaker == "customer" and u.labels is not None]
     if not labelled or n <= 0:
         return None, []
-    window = labelled[:n] if at == "start" else labelled[-n:]
+    # Short calls: shrink the window so start and end do not share utterances (and hide a change).
+    k = max(1, min(n, len(labelled) // 2))
+    window = labelled[:k] if at == "start" else labelled[-k:]
     mean = sum(u.labels.sentiment.score for u in window if u.labels) / len(window)
     return _sentiment_label(mean, band), [u.index for u in window]
 

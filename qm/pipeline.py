@@ -61,6 +61,20 @@ def default_call_id(info: AudioInfo) -> str:
     return f"{stem}-{info.sha256[:8]}"
 
 
+def _dual_mono(info: AudioInfo, threshold: float = 0.98) -> bool:
+    """Dual-mono recordings (one mix copied to both channels) are common; they need diarisation.
+
+    Judged on the first 30 s, which is where a recorder's channel set-up shows.
+    """
+    samples = next(stream_windows(info, window_s=30.0, search_s=1.0)).samples
+    if samples.shape[1] < 1600:
+        return False
+    a, b = samples[0], samples[1]
+    if float(np.abs(a).max()) < 1e-4 or float(np.abs(b).max()) < 1e-4:
+        return False
+    return float(np.corrcoef(a, b)[0, 1]) > threshold
+
+
 class Pipeline:
     """Loads models lazily and once; safe to reuse for a whole batch."""
 
@@ -120,6 +134,9 @@ class Pipeline:
         with self._stage("probe", timings):
             info = probe(path, self.settings.max_duration_s)
             layout = resolve_layout(info, ChannelLayout.parse(agent_channel or self.settings.agent_channel))
+            if info.channels == 2 and not layout.is_mixed and not layout.explicit and _dual_mono(info):
+                log.warning("%s: both channels carry the same signal; treating the call as mono", info.path)
+                layout = ChannelLayout(None, None)
         call_id = call_id or default_call_id(info)
         asr_name = self.asr_model_name()
         cached = self.store.get_transcript(info.sha256, asr_name, layout.describe()) if save else None
@@ -235,7 +252,7 @@ class Pipeline:
 
         spans = [(t.start, t.end) for turn in turns for t in turn.tokens if t.redacted]
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in call_id)
-        dst = self.settings.data_dir / "audio" / f"{safe}.redacted"
+        dst = self.settings.data_dir / "audio" / f"{safe}.redacted.flac"
         dst.parent.mkdir(parents=True, exist_ok=True)
         return write_redacted_copy(Path(info.path), dst, spans)
 

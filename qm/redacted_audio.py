@@ -22,13 +22,31 @@ import os
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import av
 import numpy as np
 
+if TYPE_CHECKING:
+    from qm.types import Word
+
 TONE_HZ = 1000.0
 TONE_DBFS = -20.0  # low enough not to startle a reviewer, loud enough to be obviously a redaction
+
+
+def spans_from_words(words: Sequence[Word], word_types: Sequence[str | None]) -> list[tuple[float, float]]:
+    """Time spans of the redacted words (``WordRedaction.word_types``), neighbours merged."""
+    if len(words) != len(word_types):
+        raise ValueError(f"{len(words)} words but {len(word_types)} word types")
+    spans: list[tuple[float, float]] = []
+    for w, t in zip(words, word_types, strict=True):
+        if t is None:
+            continue
+        if spans and w.start <= spans[-1][1] + 1e-6:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], w.end))
+        else:
+            spans.append((w.start, w.end))
+    return spans
 
 
 def _merge_windows(spans: Sequence[tuple[float, float]], pad_s: float, rate: int) -> list[tuple[int, int]]:

@@ -153,6 +153,8 @@ class CriterionResult:
             "max_score": round(self.max_score, 4),
             "auto_fail": self.auto_fail,
             "evidence": list(self.evidence),
+            "skill": self.skill,
+            "detail": self.detail,
         }
 
 

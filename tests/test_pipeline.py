@@ -148,3 +148,18 @@ def test_cli_bad_input_is_one_clear_line_and_nothing_stored(tmp_path: Path, kind
     store = Store(db)
     assert store.count(Call) == 0
     assert store.failures()[0]["source"] == str(path)
+
+
+def test_dual_mono_stereo_is_detected_and_diarised(settings, tmp_path: Path) -> None:  # noqa: ANN001
+    """A recorder that copies one mix to both channels must not be read as agent=left, customer=right."""
+    import numpy as np
+    from audio_factory import write_audio
+
+    from qm.audio import load_all, probe
+    from qm.pipeline import Pipeline
+
+    mono = load_all(probe(AUDIO / "two_speaker.mono.ogg"))[0]
+    dual = write_audio(tmp_path / "dual.wav", np.stack([mono, mono]), 16000)
+    scored = Pipeline(settings).score(dual, agent_id="T100", save=False)
+    assert scored.layout == "mono"
+    assert scored.diarization is not None

@@ -9,7 +9,8 @@ import av
 import numpy as np
 import pytest
 
-from qm.redacted_audio import TONE_DBFS, write_redacted_copy
+from qm.redacted_audio import TONE_DBFS, spans_from_words, write_redacted_copy
+from qm.types import Word
 
 RATE = 8000
 
@@ -171,3 +172,13 @@ def test_bad_arguments_are_named(stereo_call, tmp_path: Path, kwargs: dict, matc
 def test_missing_source(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"nope\.wav"):
         write_redacted_copy(tmp_path / "nope.wav", tmp_path / "x.flac", [])
+
+
+def test_spans_from_words_merges_neighbours() -> None:
+    ws = [Word(0.0, 0.4, " My", 0.9), Word(0.4, 0.8, " card", 0.9), Word(0.9, 1.3, " 4111", 0.9),
+          Word(1.3, 1.7, " 1111", 0.9), Word(2.5, 2.9, " thanks", 0.9), Word(3.0, 3.2, " Sarah.", 0.9)]
+    types = [None, None, "CARD", "CARD", None, "NAME"]
+    assert spans_from_words(ws, types) == [(0.9, 1.7), (3.0, 3.2)]
+    assert spans_from_words([], []) == []
+    with pytest.raises(ValueError, match="word types"):
+        spans_from_words(ws, types[:2])

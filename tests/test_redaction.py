@@ -113,6 +113,33 @@ def test_card_forms_are_fully_redacted(redactor: Redactor, ws: list[str]) -> Non
     assert "1111" not in r.text and "one one" not in r.text
 
 
+def test_faster_whisper_word_pieces_are_one_word(redactor: Redactor) -> None:
+    # real tiny.en output: a new "word" starts at each punctuation token, without a leading space
+    ws = [" Got", " a", " pen.", " 5", ",384", "-8", ",372", "-6", ",167", "-5", ",136"]
+    r = redactor.redact_words(ws)
+    assert r.word_types == [None, None, None] + ["CARD"] * 8
+    assert (r.text, r.count) == ("Got a pen. [CARD]", 1)
+    r = redactor.redact_words([" So", " it's", " 41", ",612", ",535", ",268", ",751", ",64", ",864", "?"])
+    assert r.text == "So it's [CARD]?"
+
+
+def test_words_without_leading_spaces_are_separate_words(redactor: Redactor) -> None:
+    r = redactor.redact_words(["My", "card", "is", "4111", "1111", "1111", "1111."])
+    assert (r.text, r.count) == ("My card is [CARD].", 1)
+
+
+def test_money_is_only_redacted_with_a_cue(redactor: Redactor) -> None:
+    assert redactor.redact_words([" I", " paid", " $40", ",118", " for", " it."]).count == 0
+    r = redactor.redact_words([" The", " account", " is", " $40", ",118", ",823"])
+    assert r.text == "The account is [ACCOUNT]"
+
+
+def test_garbled_email_after_an_email_cue(redactor: Redactor) -> None:
+    r = redactor.redact_words([" The", " email", " address", " is", " tjones67", ".com.", " All", " lowercase."])
+    assert r.text == "The email address is [EMAIL]. All lowercase."
+    assert redactor.redact_text("I'll email you the details later.")[1] == 0
+
+
 def test_luhn_failing_card_length_number_is_still_card(redactor: Redactor) -> None:
     # one digit misheard -> Luhn fails; policy: fail closed, with or without a cue word
     r = redactor.redact_words(words("card number 4111 1111 1111 1112 thanks"))
@@ -175,6 +202,11 @@ def test_typed_tags(redactor: Redactor, text: str, expected: str) -> None:
         "the card reader says error 404",
         "we're open 24/7",
         "It should arrive in 3 to 5 working days.",
+        "That's 2019, 2020, 2021 and 2022.",
+        "like nineteen thirteen, nineteen twelve, nineteen thirteen.",
+        "I was born in nineteen eighty five.",
+        "I paid one hundred and twenty pounds.",
+        "The card was charged 1250 pounds.",
     ],
 )
 def test_ordinary_numbers_are_not_redacted(redactor: Redactor, text: str) -> None:
@@ -217,9 +249,39 @@ def test_config_rejects_unknown_types() -> None:
         RedactionConfig(types=frozenset({"CARD", "POSTCODE"}))
 
 
-def test_names_only_config_does_not_need_spacy_for_numbers() -> None:
+def test_config_without_names_does_not_load_spacy() -> None:
     r = Redactor(RedactionConfig(types=frozenset({"CARD"})))
+    assert r._nlp is None
     assert r.redact_text("Sarah paid with 4111 1111 1111 1111") == ("Sarah paid with [CARD]", 1)
+
+
+def test_batch_equals_one_by_one(redactor: Redactor) -> None:
+    cases = load_cases(DATA / "redaction_holdout.jsonl")
+    batch = redactor.redact_batch([c.words for c in cases])
+    assert batch == [redactor.redact_words(c.words) for c in cases]
+    assert redactor.redact_batch([]) == []
+
+
+def test_segments_of_one_speaker_are_redacted_as_one_stream(redactor: Redactor) -> None:
+    first, second = words("my card is 4111 1111"), words("1111 1111 okay")
+    # one turn at a time the uncued second half is just eight digits and survives ...
+    assert redactor.redact_words(second).count == 0
+    # ... as one stream it is recognised as the rest of the card number
+    a, b = redactor.redact_segments([first, second])
+    assert (a.text, b.text) == ("my card is [CARD]", "[CARD] okay")
+    assert b.word_types == ["CARD", "CARD", None]
+    assert redactor.redact_segments([]) == []
+    assert [r.text for r in redactor.redact_segments([[], words("hello")])] == ["", "hello"]
+
+
+def test_card_split_across_sentences_in_one_turn(redactor: Redactor) -> None:
+    # pass whole turns: Whisper's sentence breaks fall inside card numbers
+    assert redactor.redact_text("So it's 4111 1111. 1111 1111.") == ("So it's [CARD].", 1)
+    out, count = redactor.redact_text("So it's 4111 1111. Sorry. Yes. 1111 1111, got that?")
+    assert out == "So it's [CARD]. Sorry. Yes. [CARD], got that?" and count == 2
+    # a partial number during card capture is redacted even when the halves do not pass Luhn
+    out, _ = redactor.redact_text("my card number is 4929 0123, hang on, the dog is barking, 4567 8902")
+    assert "4929" not in out and "8902" not in out
 
 
 def test_get_redactor_is_cached() -> None:

@@ -23,6 +23,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import wave
 import zlib
 from dataclasses import dataclass, field
@@ -278,26 +279,16 @@ def synthesize(text: str, voice: Voice) -> tuple[np.ndarray, int]:
         cmd = ["flite", "-voice", voice.name, "--setf", f"duration_stretch={1.0 / voice.rate:.4f}"]
         if voice.pitch is not None:
             cmd += ["--setf", f"int_f0_target_mean={voice.pitch}"]
-        tmp_dir = Path(_tmpdir())
-        txt, out = tmp_dir / "in.txt", tmp_dir / "out.wav"
-        txt.write_text(text, encoding="utf-8")
-        proc = subprocess.run([*cmd, "-f", str(txt), "-o", str(out)], capture_output=True, check=False)
-        audio = out.read_bytes() if out.exists() else b""
+        # flite cannot write WAV to stdout; text goes via a file for the same reasons as above.
+        with tempfile.TemporaryDirectory(prefix="qm-synth-") as tmp:
+            txt, out = Path(tmp) / "in.txt", Path(tmp) / "out.wav"
+            txt.write_text(text, encoding="utf-8")
+            proc = subprocess.run([*cmd, "-f", str(txt), "-o", str(out)], capture_output=True, check=False)
+            audio = out.read_bytes() if out.exists() else b""
     if proc.returncode != 0 or not audio:
         err = proc.stderr.decode(errors="replace").strip().splitlines()
         raise TTSError(f"{voice.describe()}: TTS failed ({err[-1] if err else 'no output'})")
     return _read_wav(audio, voice.describe())
-
-
-_TMP: list[str] = []
-
-
-def _tmpdir() -> str:
-    import tempfile
-
-    if not _TMP:
-        _TMP.append(tempfile.mkdtemp(prefix="qm-synth-"))
-    return _TMP[0]
 
 
 def _resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:

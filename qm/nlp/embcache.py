@@ -39,8 +39,9 @@ class EmbeddingCache:
         if tpath.is_file() and epath.is_file():
             texts = json.loads(tpath.read_text(encoding="utf-8"))
             emb = np.load(epath)
-            if len(texts) == len(emb):
-                self._texts, self._emb = texts, emb
+            # rows are only ever appended, so a reader racing a writer keeps the common prefix
+            k = min(len(texts), len(emb))
+            self._texts, self._emb = texts[:k], emb[:k]
         self._index = {t: i for i, t in enumerate(self._texts)}
 
     def _save(self) -> None:
@@ -63,3 +64,19 @@ class EmbeddingCache:
             if progress:
                 print(f"  embedded {min(s + CHUNK, len(missing))}/{len(missing)} new texts", file=sys.stderr)
         return self._emb[[self._index[t] for t in texts]] if texts else np.zeros((0, EMBEDDING_DIM), "f4")
+
+
+class CachingEncoder:
+    """Encoder look-alike answering from the cache (and filling it) - for quick evaluation reruns."""
+
+    def __init__(self, encoder: Encoder | None = None) -> None:
+        from qm.nlp.encoder import get_encoder
+
+        self.inner = encoder or get_encoder()
+        self.path = self.inner.path
+        self.max_length = self.inner.max_length
+        self.cache = EmbeddingCache(self.inner)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        clean = [t if t and t.strip() else "." for t in texts]
+        return self.cache.encode(clean, progress=False)

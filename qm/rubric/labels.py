@@ -2,9 +2,8 @@
 
 A typo in a label ("frustated") would otherwise make a criterion silently never
 match, so every label a rubric names is checked against this vocabulary at load
-time.  ``EMOTIONS`` is the union of the label sets the emotion classifier can be
-trained on (MAIA-DQE customer-service emotions, Ekman/MELD, GoEmotions); keep it
-a superset of what ``qm.nlp`` emits.
+time.  The vocabularies are the classifier heads' own (``qm.nlp.heads``): a
+label the classifier never emits would make a criterion silently inert.
 """
 
 from __future__ import annotations
@@ -13,20 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from qm.nlp.heads import EMOTION_LABELS
 from qm.types import UtteranceLabels
 
 SENTIMENTS = ("negative", "neutral", "positive")
 QUESTIONS = ("open", "closed", "none")
-EMOTIONS: frozenset[str] = frozenset({
-    # MAIA-DQE (customer service)
-    "empathy", "happiness", "neutral", "disappointment", "confusion", "frustration", "anger", "anxiety",
-    # Ekman / MELD / DailyDialog
-    "joy", "surprise", "sadness", "disgust", "fear",
-    # GoEmotions
-    "admiration", "amusement", "annoyance", "approval", "caring", "curiosity", "desire", "disapproval",
-    "embarrassment", "excitement", "gratitude", "grief", "love", "nervousness", "optimism", "pride",
-    "realization", "relief", "remorse",
-})
+EMOTIONS: frozenset[str] = frozenset(EMOTION_LABELS)
 
 SentimentValue = Literal["negative", "neutral", "positive"]
 QuestionValue = Literal["open", "closed", "none"]
@@ -79,7 +70,7 @@ class LabelFilter(BaseModel):
         return True
 
     def describe(self) -> str:
-        parts = [f"{k}={'|'.join(map(str, v)) if isinstance(v, list) else v}"
+        parts = [f"{k}={'|'.join(map(str, v)) if isinstance(v, list) else str(v).lower()}"
                  for k, v in self.model_dump(exclude_none=True).items()]
         return ", ".join(parts) or "any labelled utterance"
 

@@ -23,7 +23,7 @@ from qm.rubric.engine import Rubric
 from qm.rubric.errors import Issue, RubricError
 from qm.rubric.registry import REGISTRY, known_kinds
 from qm.rubric.spec import CriterionSpec, RubricHeader
-from qm.rubric.yamlsrc import Loc, Source, format_loc, read_source
+from qm.rubric.yamlsrc import MAX_BYTES, Loc, Source, format_loc, read_source
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -192,8 +192,7 @@ def _cross_check(src: Source, header: RubricHeader, specs: list[CriterionSpec]) 
             continue
         index_of[spec.id] = i
     skills = sorted(header.skills)
-    for spec in specs:
-        i = index_of.get(spec.id, -1)
+    for i, spec in enumerate(specs):
         if spec.skill is not None and spec.skill not in header.skills:
             issues.append(Issue(src.line_of(("criteria", i, "skill")), format_loc(("criteria", i, "skill")),
                                 f"unknown skill '{spec.skill}'",
@@ -232,12 +231,35 @@ def validate_source(src: Source) -> tuple[RubricHeader, list[CriterionSpec]]:
     return header, specs
 
 
+_MEMO: dict[tuple[str, str], Rubric] = {}
+_MEMO_MAX = 16
+
+
+def clear_memo() -> None:
+    """Forget prepared rubrics kept in memory (tests; a long-running worker never needs it)."""
+    _MEMO.clear()
+
+
+def _memo_key(path: Path) -> tuple[str, str] | None:
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_BYTES:
+            return None
+        return str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def load_rubric(name_or_path: str | Path, rubrics_dir: Path | None = None, *, prepare: bool = True) -> Rubric:
     """Load and validate a rubric; ``prepare=False`` skips the encoder work (validation only).
 
     Raises ``RubricError`` (file, line, field, hint) for any problem; never returns a broken rubric.
+    Prepared rubrics are kept in memory keyed by path *and content hash*, so the pipeline can call
+    this for every call without re-embedding examples, and an edited file is always reloaded.
     """
     path = resolve(name_or_path, rubrics_dir)
+    key = _memo_key(path) if prepare else None
+    if key is not None and key in _MEMO:
+        return _MEMO[key]
     src = read_source(path)
     header, specs = validate_source(src)
     skills = {k: v.model_dump(mode="json") for k, v in sorted(header.skills.items())}
@@ -255,4 +277,8 @@ def load_rubric(name_or_path: str | Path, rubrics_dir: Path | None = None, *, pr
     )
     if prepare:
         rubric.prepare()
+        if key is not None:
+            if len(_MEMO) >= _MEMO_MAX:
+                _MEMO.pop(next(iter(_MEMO)))
+            _MEMO[key] = rubric
     return rubric

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from qm.rubric.spec import CriterionSpec
 from qm.rubric.view import CallView
@@ -43,10 +43,11 @@ class Verdict:
 class PrepareContext:
     """What load-time preparation may use; the encoder is fetched only if a kind asks for it."""
 
-    def __init__(self, encoder_factory: Callable[[], object] | None = None) -> None:
+    def __init__(self, encoder_factory: Callable[[], Any] | None = None) -> None:
         self._factory = encoder_factory
 
-    def encoder(self) -> object:
+    def encoder(self) -> Any:
+        """An object with ``encode(list[str]) -> np.ndarray (n, d)``, rows L2-normalised."""
         if self._factory is None:
             from qm.nlp.encoder import get_encoder
 

@@ -43,12 +43,6 @@ class CallView:
             return list(self.utterances)
         return [u for u in self.utterances if u.speaker == speaker]
 
-    def speaks(self, speaker: SpeakerSel) -> bool:
-        """Whether ``speaker`` said anything (utterances or, failing those, timed words)."""
-        if self.by_speaker(speaker):
-            return True
-        return any(speaker == "any" or w.speaker == speaker for w in self.words)
-
     def position(self, u: Utterance) -> int:
         return self._pos[id(u)]
 

@@ -6,7 +6,9 @@ positive and negative examples.  Two guards make a classifier trained on a
 handful of sentences usable:
 
 * a fixed set of ordinary contact-centre sentences is added as extra
-  negatives, so the decision boundary is not drawn through unrelated speech;
+  negatives, so the decision boundary is not drawn through unrelated speech
+  (small talk, requests for details, acknowledgements — never an action the
+  agent takes, since any such action could be some rubric's target behaviour);
 * an utterance must also be at least ``min_similarity`` (cosine) close to one
   positive example: far from all training data a linear model's probability is
   an extrapolation, not evidence.
@@ -33,7 +35,7 @@ from qm.rubric.registry import PrepareContext, register_kind
 from qm.rubric.view import CallView
 from qm.types import Utterance
 
-ALGO_VERSION = "lr-v1"
+ALGO_VERSION = "lr-v2"
 SEED = 0
 C = 10.0
 BACKGROUND_NEGATIVES = (
@@ -52,7 +54,6 @@ BACKGROUND_NEGATIVES = (
     "I'm calling about my bill.",
     "My internet has been down since Monday.",
     "What's the reference number?",
-    "I've updated the address on your account.",
     "Is there anything else I can help you with?",
     "Have a great day, goodbye.",
     "Sorry, could you repeat that?",
@@ -68,7 +69,7 @@ class CustomBehaviourSpec(PresenceSpec):
     kind: Literal["custom_behaviour"] = "custom_behaviour"
     positive: list[str] = Field(min_length=3)
     negative: list[str] = Field(min_length=3)
-    threshold: float = Field(default=0.6, gt=0, lt=1)
+    threshold: float = Field(default=0.5, gt=0, lt=1)
     min_similarity: float = Field(default=0.3, ge=0, le=1)
 
     @field_validator("positive", "negative")

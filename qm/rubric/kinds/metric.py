@@ -3,8 +3,9 @@
 Several checks may be combined (``checks:``), all of which must pass, so one
 criterion such as "active listening" can mean "no interrupting and no long dead
 air".  A check is not applicable when its metric has no meaning for the call:
-talk ratio, overtalk and interruptions need both sides to speak, words per
-minute needs the agent, silence needs some speech.
+talk ratio, overtalk and interruptions need both sides to speak; words per
+minute and silence need the agent (dead air is judged as the agent's).  Speech
+here means timed words, the metrics' only source.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ MetricName = Literal["agent_talk_ratio", "customer_talk_ratio", "silence_ratio",
 NEEDS: dict[str, tuple[str, ...]] = {
     "agent_talk_ratio": ("agent", "customer"), "customer_talk_ratio": ("agent", "customer"),
     "overtalk_s": ("agent", "customer"), "interruptions": ("agent", "customer"),
-    "agent_words_per_minute": ("agent",), "silence_ratio": ("any",), "longest_silence_s": ("any",),
+    "agent_words_per_minute": ("agent",), "silence_ratio": ("agent",), "longest_silence_s": ("agent",),
 }
 
 
@@ -113,7 +114,7 @@ class Metric(CriterionKind):
         results: list[tuple[MetricCheck, float, bool]] = []
         skipped: list[str] = []
         for check in self.spec.all_checks():
-            if not all(call.speaks(who) for who in NEEDS[check.metric]):  # type: ignore[arg-type]
+            if not all(getattr(call.timeline, who) for who in NEEDS[check.metric]):
                 skipped.append(check.metric)
                 continue
             value = float(getattr(call.metrics, check.metric))
@@ -121,7 +122,7 @@ class Metric(CriterionKind):
                   and (check.at_most is None or value <= check.at_most))
             results.append((check, value, ok))
         if not results:
-            return Verdict.na(f"{', '.join(skipped)}: not measurable without speech of both sides")
+            return Verdict.na(f"{', '.join(skipped)}: not measurable without timed speech of the side(s) needed")
         failed = [(c, v) for c, v, ok in results if not ok]
         parts = [f"{c.metric}={v:.3g} ({'ok' if ok else 'needs ' + c.describe()})" for c, v, ok in results]
         evidence = [i for c, _ in failed for i in _evidence(call, c.metric)]

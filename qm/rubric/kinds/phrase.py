@@ -21,7 +21,7 @@ from qm.rubric.registry import PrepareContext, register_kind
 from qm.rubric.view import CallView
 from qm.types import Utterance
 
-DEFAULT_THRESHOLD = 0.6
+DEFAULT_THRESHOLD = 0.55
 
 
 class PhraseSpec(PresenceSpec):
@@ -73,7 +73,7 @@ class Phrase(PresenceKind):
 
     def prepare(self, ctx: PrepareContext) -> None:
         if self.spec.examples and self._examples is None:
-            self._examples = np.asarray(ctx.encoder().encode(self.spec.examples), dtype=np.float32)  # type: ignore[attr-defined]
+            self._examples = np.asarray(ctx.encoder().encode(self.spec.examples), dtype=np.float32)
 
     def match(self, call: CallView, utts: list[Utterance]) -> list[Match]:
         out: list[Match] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+import qm.store.claims  # noqa: F401  (registers the claims table for autogenerate)
 from qm.store.models import Base
 
 config = context.config

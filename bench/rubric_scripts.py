@@ -1,0 +1,88 @@
+"""Text-level agreement of the default rubric with the human labels of the bench call scripts.
+
+The 13 scripts in bench/calls/scripts carry human pass/fail/N/A labels for every
+criterion of rubrics/default.yaml.  This bench scores the scripts' *text*
+(no audio, no ASR) with the shipped rubric so the meaning-match and behaviour
+criteria can be checked on their own: greeting, identity verification,
+resolution, professionalism and closing need only text; active listening is
+scored from a timeline laid out like the renderer does (turn pauses, holds,
+overlaps) at 150 words per minute.  Label-based criteria (empathy, questioning,
+customer outcome) need the classifier heads and are left to the end-to-end
+bench.
+
+Run: .venv/bin/python -m bench.rubric_scripts
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bench.synth.make_call import load_script
+from qm.metrics import compute_metrics
+from qm.rubric import ScoringInput, load_rubric
+from qm.rubric.calibrate import cohen_kappa
+from qm.types import Utterance, Word
+
+SCRIPTS = Path(__file__).parent / "calls" / "scripts"
+TEXT_CRITERIA = ("greeting", "identity_verification", "resolution", "professionalism", "closing",
+                 "active_listening")
+WORD_S = 0.4
+LEAD_IN_S = 0.5
+
+
+def layout(path: Path) -> tuple[ScoringInput, dict[str, bool | None]]:
+    script = load_script(path)
+    utts: list[Utterance] = []
+    words: list[Word] = []
+    end = 0.0
+    for turn_no, turn in enumerate(script.turns):
+        base = LEAD_IN_S if turn_no == 0 else end
+        base += turn.hold
+        t = end - turn.overlap if turn.overlap else base + turn.pause_before
+        for sentence in (s for s in re.split(r"(?<=[.?!])\s+", turn.text.strip()) if s):
+            toks = sentence.split()
+            start = t
+            for tok in toks:
+                words.append(Word(t, t + WORD_S * 0.9, " " + tok, 1.0, turn.speaker))  # type: ignore[arg-type]
+                t += WORD_S
+            utts.append(Utterance(len(utts), turn.speaker, start, t, sentence, turn_no, len(toks)))  # type: ignore[arg-type]
+        end = max(end, t)
+    duration = end + 1.0
+    labels = dict(script.labels or {})
+    return ScoringInput(utts, words, compute_metrics(words, utts, duration), duration), labels
+
+
+def main() -> None:
+    rubric = load_rubric("default")
+    pairs: dict[str, list[tuple[str, str]]] = {c: [] for c in TEXT_CRITERIA}
+    misses: list[str] = []
+    paths = sorted(SCRIPTS.glob("*.yaml"))
+    for path in paths:
+        inp, human = layout(path)
+        out = rubric.score(inp)
+        for c in out.criteria:
+            if c.id not in pairs:
+                continue
+            q = "na" if c.passed is None else "pass" if c.passed else "fail"
+            h = human.get(c.id)
+            hv = "na" if h is None else "pass" if h else "fail"
+            pairs[c.id].append((q, hv))
+            if q != hv:
+                misses.append(f"  {path.stem}: {c.id} qm={q} human={hv} ({c.detail})")
+    print(f"rubric default@{rubric.version} on {len(paths)} scripted calls (text only)")
+    total = agree = 0
+    for crit, ps in pairs.items():
+        n = len(ps)
+        a = sum(1 for q, h in ps if q == h)
+        k = cohen_kappa([q for q, _ in ps], [h for _, h in ps])
+        total, agree = total + n, agree + a
+        print(f"  {crit:<24} agreement {a}/{n} = {a / n:.0%}  kappa {'—' if k is None else f'{k:.2f}'}")
+    print(f"  overall {agree}/{total} = {agree / max(total, 1):.1%}")
+    if misses:
+        print("disagreements:")
+        print("\n".join(misses))
+
+
+if __name__ == "__main__":
+    main()

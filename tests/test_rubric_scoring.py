@@ -1,0 +1,500 @@
+"""Each criterion kind, the scoring semantics and coaching, on hand-built labelled calls.
+
+Phrase and custom-behaviour criteria use the real MiniLM encoder (loaded once per process).
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import jsonschema
+import pytest
+
+from qm.config import PROJECT_ROOT, get_settings
+from qm.metrics import compute_metrics
+from qm.rubric import CallView, CriterionKind, Rubric, ScoringInput, Verdict, load_rubric, register_kind
+from qm.rubric.kinds.custom import CustomBehaviour
+from qm.rubric.loader import clear_memo
+from qm.rubric.spec import CriterionSpec
+from qm.types import Empathy, Sentiment, Utterance, UtteranceLabels, Word
+
+Row = tuple[str, float, float, str, dict[str, Any]]
+
+
+def lab(sentiment: str = "neutral", score: float = 0.0, emotion: str | None = None, empathy: bool = False,
+        question: str | None = None) -> dict[str, Any]:
+    return {"sentiment": sentiment, "score": score, "emotion": emotion, "empathy": empathy, "question": question}
+
+
+def call(rows: list[Row], duration: float | None = None) -> ScoringInput:
+    """Utterances (with labels) and back-to-back words for each row; turns change with the speaker."""
+    utts: list[Utterance] = []
+    words: list[Word] = []
+    turn, prev = -1, None
+    for i, (speaker, start, end, text, kw) in enumerate(rows):
+        if speaker != prev:
+            turn, prev = turn + 1, speaker
+        toks = text.split()
+        step = (end - start) / max(len(toks), 1)
+        words += [Word(start + k * step, start + (k + 1) * step, " " + t, 0.9, speaker)  # type: ignore[arg-type]
+                  for k, t in enumerate(toks)]
+        labels = UtteranceLabels(Sentiment(kw["sentiment"], kw["score"]), kw["emotion"],
+                                 Empathy(kw["empathy"], 0.9 if kw["empathy"] else 0.1), kw["question"])
+        utts.append(Utterance(i, speaker, start, end, text, turn, len(toks), labels))  # type: ignore[arg-type]
+    dur = duration if duration is not None else (rows[-1][2] + 1 if rows else 0.0)
+    return ScoringInput(utts, words, compute_metrics(words, utts, dur), dur)
+
+
+@pytest.fixture()
+def rubric_file(tmp_path: Path) -> Iterator[Any]:
+    def make(criteria: str, skills: str = "") -> Rubric:
+        body = "name: test\n" + (textwrap.dedent(skills) if skills else "") + "criteria:\n" + textwrap.indent(
+            textwrap.dedent(criteria), "  ")
+        p = tmp_path / "test.yaml"
+        p.write_text(body)
+        return load_rubric(p)
+
+    yield make
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Custom-behaviour caches go to a per-test data dir (the real settings object, just pointed there)."""
+    monkeypatch.setenv("QM_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield tmp_path / "data"
+    get_settings.cache_clear()
+
+
+def only(outcome: Any) -> Any:
+    assert len(outcome.criteria) == 1
+    return outcome.criteria[0]
+
+
+# --- label_count / label_ratio -------------------------------------------------------------------
+
+QUESTIONS = """\
+- id: questioning
+  kind: label_count
+  weight: 10
+  where: {question: open}
+  at_least: 2
+  partial_credit: true
+"""
+
+
+def test_label_count_pass_partial_and_na(rubric_file: Any) -> None:
+    r = rubric_file(QUESTIONS)
+    two = call([("agent", 0, 2, "What happened?", lab(question="open")),
+                ("customer", 2, 4, "It broke.", lab()),
+                ("agent", 4, 6, "How did it break?", lab(question="open")),
+                ("agent", 6, 7, "Is it on?", lab(question="closed"))])
+    c = only(r.score(two))
+    assert (c.passed, c.score, c.max_score, c.evidence) == (True, 10.0, 10.0, [0, 2])
+
+    one = call([("agent", 0, 2, "What happened?", lab(question="open")),
+                ("agent", 2, 3, "Is it on?", lab(question="closed")),
+                ("customer", 3, 4, "Yes.", lab())])
+    c = only(r.score(one))
+    assert (c.passed, c.score, c.evidence) == (False, 5.0, [0])  # partial credit 1/2
+
+    customer_only = call([("customer", 0, 2, "Hello?", lab())])
+    c = only(r.score(customer_only))
+    assert (c.passed, c.score, c.max_score) == (None, 0.0, 0.0)
+
+
+def test_label_count_at_most_and_speaker_filter(rubric_file: Any) -> None:
+    r = rubric_file("""\
+        - id: calm_customer
+          kind: label_count
+          speaker: customer
+          where: {emotion: [anger, anxiety]}
+          at_most: 1
+        """)
+    angry = call([("customer", 0, 1, "This is ridiculous!", lab("negative", -0.9, "anger")),
+                  ("agent", 1, 2, "I understand.", lab(emotion="anger")),  # agent rows are ignored
+                  ("customer", 2, 3, "I'm so fed up.", lab("negative", -0.8, "anxiety"))])
+    c = only(r.score(angry))
+    assert c.passed is False and c.evidence == [0, 2]
+
+
+RATIO = """\
+- id: balance
+  kind: label_ratio
+  numerator: {question: open}
+  denominator: {question: [open, closed]}
+  at_least: 0.5
+  min_count: 2
+"""
+
+
+def test_label_ratio(rubric_file: Any) -> None:
+    r = rubric_file(RATIO)
+    good = call([("agent", 0, 1, "What happened?", lab(question="open")),
+                 ("agent", 1, 2, "When did it start?", lab(question="open")),
+                 ("agent", 2, 3, "Is it plugged in?", lab(question="closed")),
+                 ("agent", 3, 4, "Okay.", lab())])
+    c = only(r.score(good))
+    assert c.passed is True and c.evidence == [0, 1]
+    bad = call([("agent", 0, 1, "Is it on?", lab(question="closed")),
+                ("agent", 1, 2, "Is it red?", lab(question="closed")),
+                ("agent", 2, 3, "What model?", lab(question="open"))])
+    c = only(r.score(bad))
+    assert c.passed is False and c.evidence == [0, 1] and "1/3" in c.detail
+    none = call([("agent", 0, 1, "Hello.", lab()), ("agent", 1, 2, "Is it on?", lab(question="closed"))])
+    assert only(r.score(none)).passed is None  # one question < min_count
+
+
+# --- conditional -----------------------------------------------------------------------------------
+
+EMPATHY = """\
+- id: empathy
+  kind: conditional
+  weight: 10
+  trigger: [{sentiment: negative}, {emotion: [anger, anxiety]}]
+  response: {empathy: true}
+  within_seconds: 10
+  within_turns: 2
+  partial_credit: true
+"""
+
+
+def test_conditional_answered_in_time(rubric_file: Any) -> None:
+    r = rubric_file(EMPATHY)
+    c = only(r.score(call([
+        ("customer", 0, 3, "My order never arrived.", lab("negative", -0.7)),
+        ("agent", 3.5, 6, "I'm so sorry, that's really frustrating.", lab(empathy=True)),
+        ("customer", 6.5, 8, "Yes it is.", lab()),
+    ])))
+    assert c.passed is True and c.evidence == [1]
+
+
+def test_conditional_missed_late_and_partial(rubric_file: Any) -> None:
+    r = rubric_file(EMPATHY)
+    c = only(r.score(call([
+        ("customer", 0, 3, "I'm furious.", lab("neutral", 0.0, "anger")),
+        ("agent", 3.5, 6, "Account number?", lab(question="closed")),
+        ("customer", 6.5, 8, "12345.", lab()),
+        ("agent", 8.5, 10, "Thanks.", lab()),
+        ("customer", 10.5, 12, "Whatever.", lab()),
+        ("agent", 30, 32, "I do understand how annoying this is.", lab(empathy=True)),  # >10 s, >2 turns
+        ("customer", 33, 35, "This is the worst service ever.", lab("negative", -0.9)),
+        ("agent", 35.5, 38, "I'm really sorry about that.", lab(empathy=True)),
+    ])))
+    assert c.passed is False
+    assert c.score == pytest.approx(5.0)  # 1 of 2 triggers answered
+    assert c.evidence == [0, 7] and "unanswered: #0" in c.detail
+
+
+def test_conditional_not_applicable(rubric_file: Any) -> None:
+    r = rubric_file(EMPATHY)
+    calm = call([("customer", 0, 2, "Hi, I'd like to check my balance.", lab("positive", 0.5)),
+                 ("agent", 2, 4, "Of course.", lab())])
+    assert only(r.score(calm)).passed is None
+    hung_up = call([("agent", 0, 2, "Hello.", lab()), ("customer", 2, 4, "You're useless.", lab("negative", -0.9))])
+    c = only(r.score(hung_up))
+    assert c.passed is None and "ending" in c.detail
+
+
+# --- phrase ------------------------------------------------------------------------------------------
+
+GREETING = """\
+- id: greeting
+  kind: phrase
+  weight: 5
+  window: {first_seconds: 20}
+  threshold: 0.55
+  examples:
+    - "Thank you for calling, my name is Sam, how can I help you today?"
+    - "Good morning, you're through to customer services."
+"""
+
+
+def test_phrase_meaning_match_in_window(rubric_file: Any) -> None:
+    r = rubric_file(GREETING)
+    paraphrase = call([("agent", 1, 4, "Thanks so much for ringing us, Alex speaking, what can I do for you?", lab()),
+                       ("customer", 4, 6, "Hi there.", lab())])
+    c = only(r.score(paraphrase))
+    assert c.passed is True and c.evidence == [0] and "similarity" in c.detail
+    late = call([("agent", 1, 3, "Okay.", lab()), ("customer", 3, 25, "Hi, I have a problem.", lab()),
+                 ("agent", 26, 30, "Thank you for calling, my name is Sam, how can I help?", lab())])
+    c = only(r.score(late))
+    assert c.passed is False and c.evidence == [] and "closest #0" in c.detail
+    assert only(r.score(call([("customer", 0, 2, "Hello?", lab())]))).passed is None
+
+
+def test_phrase_regex_only_with_last_utterances_window(rubric_file: Any) -> None:
+    r = rubric_file("""\
+        - id: closing
+          kind: phrase
+          window: {last_utterances: 2}
+          regex: ['\\banything else\\b', '\\bgoodbye\\b']
+        """)
+    rows: list[Row] = [("agent", 0, 2, "Is there anything else?", lab()), ("agent", 2, 4, "Let me check.", lab()),
+                       ("agent", 4, 6, "Done.", lab()), ("customer", 6, 7, "Goodbye.", lab())]
+    assert only(r.score(call(rows))).passed is False  # the agent's last two say neither; customer's bye ignored
+    rows[2] = ("agent", 4, 6, "Right, goodbye then.", lab())
+    c = only(r.score(call(rows)))
+    assert c.passed is True and c.evidence == [2] and "regex" in c.detail
+
+
+PROFESSIONALISM = """\
+- id: professionalism
+  kind: phrase
+  mode: forbidden
+  auto_fail: true
+  skill: professionalism
+  weight: 10
+  threshold: 0.65
+  examples: ["That's not my problem.", "You're an idiot.", "Stop wasting my time."]
+- id: greeting
+  kind: phrase
+  weight: 5
+  regex: hello
+"""
+SKILLS = """\
+skills:
+  professionalism:
+    resources: [{title: Conduct, url: "https://training.example.com/conduct"}]
+"""
+
+
+def test_forbidden_phrase_auto_fails_the_call(rubric_file: Any) -> None:
+    r = rubric_file(PROFESSIONALISM, SKILLS)
+    rude = call([("agent", 0, 2, "Hello, how can I help?", lab()),
+                 ("customer", 2, 4, "My bill is wrong again.", lab("negative", -0.6)),
+                 ("agent", 4, 6, "Honestly, that's not my problem, mate.", lab())])
+    out = r.score(rude)
+    prof, greet = out.criteria
+    assert prof.passed is False and prof.auto_fail is True and prof.evidence == [2]
+    assert greet.passed is True
+    assert out.auto_failed is True and out.score == 0.0
+    assert out.coaching[0].skill == "professionalism"
+    assert out.coaching[0].resources == [{"title": "Conduct", "url": "https://training.example.com/conduct"}]
+
+    polite = call([("agent", 0, 2, "Hello, how can I help?", lab()),
+                   ("customer", 2, 4, "You're an idiot.", lab("negative", -0.9)),  # the customer may be rude
+                   ("agent", 4, 6, "I'm sorry you feel that way, let me sort this out.", lab(empathy=True))])
+    out = r.score(polite)
+    assert out.criteria[0].passed is True and out.criteria[0].auto_fail is False
+    assert out.auto_failed is False and out.score == 100.0 and out.coaching == []
+
+
+# --- custom_behaviour -----------------------------------------------------------------------------------
+
+CALLBACK = """\
+- id: offers_callback
+  kind: custom_behaviour
+  weight: 10
+  positive:
+    - "I can arrange for someone to call you back tomorrow morning."
+    - "Would you like me to schedule a callback at a time that suits you?"
+    - "I'll ask a specialist to ring you back this afternoon."
+    - "If you prefer, we can call you back once the engineer has checked."
+  negative:
+    - "Please hold while I check that for you."
+    - "Can I have your account number please?"
+    - "Is there anything else I can help you with?"
+    - "Can you call us back later?"
+"""
+
+
+def test_custom_behaviour_detects_and_caches(rubric_file: Any, isolated_data_dir: Path) -> None:
+    r = rubric_file(CALLBACK)
+    offer = call([("customer", 0, 2, "I can't talk now.", lab()),
+                  ("agent", 2, 5, "No problem, shall I get one of our advisors to phone you back later today?", lab()),
+                  ("customer", 5, 6, "Yes please.", lab())])
+    no_offer = call([("customer", 0, 2, "I can't talk now.", lab()),
+                     ("agent", 2, 5, "Okay, please hold while I look at your account.", lab()),
+                     ("agent", 5, 7, "Your balance is forty pounds.", lab())])
+    first = only(r.score(offer))
+    assert first.passed is True and first.evidence == [1] and "p=" in first.detail
+    assert only(r.score(no_offer)).passed is False
+
+    kind = r.kinds[0]
+    assert isinstance(kind, CustomBehaviour) and not kind.from_cache
+    assert kind.cache_path is not None and kind.cache_path.parent == isolated_data_dir / "cache" / "custom_behaviour"
+    assert kind.cache_path.exists()
+
+    clear_memo()  # force a real reload, which must find the on-disk classifier
+    again = load_rubric(r.path)
+    cached = again.kinds[0]
+    assert isinstance(cached, CustomBehaviour) and cached.from_cache
+    assert only(again.score(offer)) == first  # the cached model scores byte-identically
+
+
+# --- metric --------------------------------------------------------------------------------------------------
+
+def test_metric_interruptions_with_evidence(rubric_file: Any) -> None:
+    r = rubric_file("""\
+        - id: active_listening
+          kind: metric
+          checks:
+            - {metric: interruptions, at_most: 0}
+            - {metric: longest_silence_s, at_most: 30}
+          partial_credit: true
+        """)
+    interrupted = call([("customer", 0, 6, "So I was saying the router keeps dropping the line every night", lab()),
+                        ("agent", 3, 5, "Yes yes I know let me stop you", lab()),
+                        ("agent", 6.5, 8, "Right then.", lab())])
+    c = only(r.score(interrupted))
+    assert c.passed is False and c.evidence == [1] and c.score == pytest.approx(0.5)
+    assert "interruptions=1" in c.detail
+    agent_only = call([("agent", 0, 3, "Hello, is anyone there?", lab())])
+    c = only(r.score(agent_only))
+    assert c.passed is True and "longest_silence_s" in c.detail  # interruptions skipped, silence measurable
+
+
+def test_metric_needs_both_sides(rubric_file: Any) -> None:
+    r = rubric_file("- {id: talk, kind: metric, metric: agent_talk_ratio, at_least: 0.3, at_most: 0.7}\n")
+    assert only(r.score(call([("agent", 0, 3, "Hello there.", lab())]))).passed is None
+    balanced = call([("agent", 0, 3, "Hello there how are you", lab()),
+                     ("customer", 3.5, 6, "Fine thanks a lot", lab())])
+    assert only(r.score(balanced)).passed is True
+    dead_air = call([("agent", 0, 1, "One", lab()), ("customer", 60, 61, "Two", lab())], duration=61)
+    r2 = rubric_file("- {id: dead_air, kind: metric, metric: longest_silence_s, at_most: 30}\n")
+    c = only(r2.score(dead_air))
+    assert c.passed is False and c.evidence == [0, 1]
+
+
+# --- sentiment_trajectory ------------------------------------------------------------------------------------
+
+def test_sentiment_trajectory(rubric_file: Any) -> None:
+    r = rubric_file("""\
+        - {id: not_worse, kind: sentiment_trajectory, require: not_worse}
+        - {id: recovered, kind: sentiment_trajectory, require: improved, when_start: negative}
+        """)
+    recovered = call([("customer", 0, 1, "This is awful.", lab("negative", -0.9)),
+                      ("agent", 1, 2, "Let me fix it.", lab()),
+                      ("customer", 2, 3, "Oh great, thank you so much!", lab("positive", 0.9))])
+    a, b = r.score(recovered).criteria
+    assert a.passed is True and b.passed is True and a.evidence == [0, 2]
+    soured = call([("customer", 0, 1, "Hi, lovely day.", lab("positive", 0.8)),
+                   ("customer", 1, 2, "Wait, what?", lab("neutral", 0.0)),
+                   ("customer", 2, 3, "That's outrageous.", lab("negative", -0.9)),
+                   ("customer", 3, 4, "I want to cancel.", lab("negative", -0.7)),
+                   ("customer", 4, 5, "Terrible.", lab("negative", -0.9))])
+    a, b = r.score(soured).criteria
+    assert a.passed is False and b.passed is None  # did not start negative
+    one = call([("customer", 0, 1, "Hello.", lab())])
+    assert all(c.passed is None for c in r.score(one).criteria)
+
+
+# --- requires, coaching, one-sided calls, plug-in kinds, determinism ---------------------------------------
+
+def test_requires_makes_dependent_not_applicable(rubric_file: Any) -> None:
+    r = rubric_file("""\
+        - {id: confirm, kind: phrase, regex: 'to confirm', requires: [arrangement], weight: 5}
+        - {id: arrangement, kind: phrase, regex: 'payment plan', weight: 10}
+        """)
+    no_plan = call([("agent", 0, 2, "Hello, to confirm your name?", lab())])
+    confirm, arrangement = r.score(no_plan).criteria
+    assert arrangement.passed is False and confirm.passed is None and "requires arrangement" in confirm.detail
+    plan = call([("agent", 0, 2, "Let's set up a payment plan.", lab()),
+                 ("agent", 2, 4, "So, to confirm, twenty pounds monthly.", lab())])
+    confirm, arrangement = r.score(plan).criteria
+    assert confirm.passed is True and arrangement.passed is True
+
+
+def test_coaching_ordered_by_points_lost(rubric_file: Any) -> None:
+    r = rubric_file("""\
+        - {id: small, kind: phrase, regex: zzz1, weight: 2, skill: a, fail_reason: "Small miss."}
+        - {id: big, kind: phrase, regex: zzz2, weight: 20, skill: b}
+        - {id: mid, kind: phrase, regex: zzz3, weight: 5, skill: a}
+        - {id: unskilled, kind: phrase, regex: zzz4, weight: 1}
+        - {id: ok, kind: phrase, regex: hello, weight: 3, skill: c}
+        """, """\
+        skills:
+          a: {resources: [{title: A, url: "https://training.example.com/a"}]}
+          b: {}
+          c: {}
+        """)
+    out = r.score(call([("agent", 0, 2, "hello", lab())]))
+    assert [(c.skill) for c in out.coaching] == ["b", "a", "unskilled"]  # 20 > 2+5 > 1; passed 'c' absent
+    assert out.coaching[1].reason.startswith("Small miss.; Mid")
+    assert out.coaching[1].resources == [{"title": "A", "url": "https://training.example.com/a"}]
+    assert out.score == pytest.approx(100 * 3 / 31)
+
+
+@pytest.mark.parametrize("rows", [
+    [],
+    [("agent", 0, 3, "Thank you for calling, my name is Sam.", lab())],
+    [("customer", 0, 3, "Hello? Is anyone there? This is ridiculous.", lab("negative", -0.8, "anger"))],
+])
+def test_default_rubric_on_one_sided_calls(rows: list[Row]) -> None:
+    r = load_rubric("default", PROJECT_ROOT / "rubrics")
+    out = r.score(call(rows, duration=10.0))
+    by_id = {c.id: c for c in out.criteria}
+    assert 0.0 <= out.score <= 100.0
+    assert by_id["empathy"].passed is None  # no trigger answered or unanswerable
+    assert by_id["customer_outcome"].passed is None
+    if not any(row[0] == "agent" for row in rows):
+        assert all(by_id[k].passed is None for k in ("greeting", "closing", "professionalism", "questioning"))
+        assert out.score == 0.0 and out.coaching == []
+    else:
+        assert by_id["greeting"].passed is True and by_id["questioning"].passed is False
+
+
+def test_plugin_kind_without_engine_change(rubric_file: Any) -> None:
+    class WordCountSpec(CriterionSpec):
+        kind: Literal["agent_word_count"] = "agent_word_count"
+        at_least: int
+
+    @register_kind("agent_word_count")
+    class AgentWordCount(CriterionKind):
+        Spec: ClassVar[type[CriterionSpec]] = WordCountSpec
+
+        def evaluate(self, view: CallView) -> Verdict:
+            agent = view.by_speaker("agent")
+            n = sum(u.word_count for u in agent)
+            assert isinstance(self.spec, WordCountSpec)
+            return Verdict.of(n >= self.spec.at_least, [u.index for u in agent], f"{n} words")
+
+    r = rubric_file("- {id: talks, kind: agent_word_count, at_least: 3}\n")
+    c = only(r.score(call([("agent", 0, 2, "one two three four", lab())])))
+    assert c.passed is True and c.detail == "4 words"
+
+
+FULL_CALL: list[Row] = [
+    ("agent", 0.5, 4.0, "Thank you for calling Acme, my name is Sam, how can I help you today?", lab()),
+    ("customer", 4.5, 9.0, "My internet has been down for three days and I'm really fed up.",
+     lab("negative", -0.8, "anxiety")),
+    ("agent", 9.5, 13.0, "I'm so sorry to hear that, that must be really frustrating.", lab(empathy=True)),
+    ("agent", 13.2, 16.0, "Can I take your full name and date of birth please?", lab(question="closed")),
+    ("customer", 16.5, 19.0, "John Smith, first of May 1980.", lab()),
+    ("agent", 19.5, 23.0, "What have you tried so far to get it working?", lab(question="open")),
+    ("customer", 23.5, 27.0, "I restarted the router twice.", lab()),
+    ("agent", 27.5, 31.0, "How are the lights on the router looking at the moment?", lab(question="open")),
+    ("customer", 31.5, 34.0, "The red one is flashing.", lab()),
+    ("agent", 34.5, 40.0, "I've booked an engineer to visit on Monday morning to replace the line.", lab()),
+    ("customer", 40.5, 42.0, "Great, thanks a lot.", lab("positive", 0.8, "joy")),
+    ("agent", 42.5, 45.0, "Is there anything else I can help you with today?", lab(question="closed")),
+    ("customer", 45.5, 46.5, "No, that's all.", lab()),
+    ("agent", 47.0, 49.0, "Have a lovely day, goodbye.", lab("positive", 0.6)),
+]
+
+
+def test_default_rubric_full_call_and_contract() -> None:
+    r = load_rubric("default", PROJECT_ROOT / "rubrics")
+    out = r.score(call(FULL_CALL, duration=50.0))
+    assert all(c.passed for c in out.criteria), [(c.id, c.detail) for c in out.criteria if not c.passed]
+    assert out.score == 100.0 and not out.auto_failed
+    schema = json.loads((PROJECT_ROOT / "qm" / "schema" / "call-result.schema.json").read_text())
+    jsonschema.validate([c.to_contract() for c in out.criteria], schema["properties"]["criteria"])
+
+
+def test_scoring_is_deterministic(isolated_data_dir: Path) -> None:
+    inp = call(FULL_CALL[:9], duration=40.0)
+    clear_memo()
+    r = load_rubric("default", PROJECT_ROOT / "rubrics")  # trains into this test's empty data dir
+    a = json.dumps([c.to_contract() for c in r.score(inp).criteria] + [repr(r.score(inp))])
+    b = json.dumps([c.to_contract() for c in r.score(inp).criteria] + [repr(r.score(inp))])
+    clear_memo()
+    fresh = load_rubric("default", PROJECT_ROOT / "rubrics")  # now from the on-disk classifier cache
+    assert fresh is not r
+    c = json.dumps([c.to_contract() for c in fresh.score(inp).criteria] + [repr(fresh.score(inp))])
+    assert a == b == c

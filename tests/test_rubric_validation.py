@@ -1,0 +1,374 @@
+"""Every kind of broken rubric is refused with the file, the line, the field and a hint."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from qm.config import PROJECT_ROOT
+from qm.rubric import RubricError, load_rubric
+
+GOOD_CRITERION = """\
+  - id: greeting
+    kind: phrase
+    weight: 5
+    regex: 'hello'
+"""
+
+
+def write(tmp_path: Path, body: str, name: str = "r.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(body))
+    return p
+
+
+def refuse(path: Path) -> RubricError:
+    with pytest.raises(RubricError) as info:
+        load_rubric(path, prepare=False)
+    err = info.value
+    assert err.path == str(path)
+    assert str(path) in str(err)
+    return err
+
+
+def line_of(path: Path, needle: str, nth: int = 1) -> int:
+    hits = [i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line]
+    return hits[nth - 1]
+
+
+def test_shipped_rubrics_are_valid() -> None:
+    names = sorted(p.stem for p in (PROJECT_ROOT / "rubrics").glob("*.yaml"))
+    assert {"default", "sales", "collections"} <= set(names)
+    ids = {c.id for c in load_rubric("default", PROJECT_ROOT / "rubrics", prepare=False).criteria}
+    assert {"greeting", "identity_verification", "empathy", "questioning", "active_listening",
+            "resolution", "professionalism", "closing"} <= ids
+    for name in names:
+        r = load_rubric(name, PROJECT_ROOT / "rubrics", prepare=False)
+        assert len(r.version) == 12 and r.criteria
+
+
+def test_unknown_kind_lists_known_kinds(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        criteria:
+          - id: a
+            weight: 1
+            kind: sentiment_magic
+        """)
+    err = refuse(p)
+    assert err.line == line_of(p, "sentiment_magic")
+    assert err.field == "criteria[0].kind"
+    assert "unknown criterion kind 'sentiment_magic'" in err.reason
+    for kind in ("label_count", "label_ratio", "conditional", "phrase", "custom_behaviour", "metric",
+                 "sentiment_trajectory"):
+        assert kind in err.hint
+
+
+def test_weight_that_does_not_parse(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        criteria:
+          - id: a
+            kind: phrase
+            regex: hi
+            weight: ten points
+        """)
+    err = refuse(p)
+    assert (err.line, err.field) == (line_of(p, "weight"), "criteria[0].weight")
+    assert "'ten points'" in err.reason and "number" in err.hint
+
+
+def test_negative_weight(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        criteria:
+          - {id: a, kind: phrase, regex: hi, weight: -3}
+        """)
+    err = refuse(p)
+    assert err.field == "criteria[0].weight" and err.line == 3 and "greater than or equal to 0" in err.reason
+
+
+def test_unknown_emotion_label(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        criteria:
+          - id: empathy
+            kind: conditional
+            trigger:
+              - {sentiment: negative}
+              - {emotion: [anger, anxeity]}
+            response: {empathy: true}
+            within_turns: 2
+        """)
+    err = refuse(p)
+    assert err.line == line_of(p, "anxeity")
+    assert err.field == "criteria[0].trigger[1].emotion"
+    assert "unknown emotion label 'anxeity'" in err.reason and "anxiety" in err.reason
+
+
+def test_unknown_question_label(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        criteria:
+          - id: q
+            kind: label_count
+            where:
+              question: opne
+            at_least: 2
+        """)
+    err = refuse(p)
+    assert (err.line, err.field) == (line_of(p, "opne"), "criteria[0].where.question[0]")
+    assert "'open'" in err.reason and "opne" in err.reason
+
+
+def test_regex_that_does_not_compile(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        criteria:
+          - id: disclosure
+            kind: phrase
+            examples: ["This call is recorded."]
+            regex: '(call|conversation is recorded'
+        """)
+    err = refuse(p)
+    assert (err.line, err.field) == (line_of(p, "regex"), "criteria[0].regex")
+    assert "does not compile" in err.reason and "missing )" in err.reason
+    assert "regular expression" in err.hint
+
+
+def test_duplicate_ids_point_at_the_second(tmp_path: Path) -> None:
+    p = write(tmp_path, "name: t\ncriteria:\n" + GOOD_CRITERION + GOOD_CRITERION)
+    err = refuse(p)
+    assert err.line == line_of(p, "id: greeting", 2)
+    assert err.field == "criteria[1].id"
+    assert f"first used on line {line_of(p, 'id: greeting')}" in err.reason
+
+
+def test_zero_total_weight(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        criteria:
+          - {id: a, kind: phrase, regex: hi, weight: 0}
+          - {id: b, kind: phrase, regex: bye, weight: 0}
+        """)
+    err = refuse(p)
+    assert (err.line, err.field) == (2, "criteria") and "total weight is zero" in err.reason
+
+
+def test_unknown_requires_reference(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        criteria:
+          - id: a
+            kind: phrase
+            regex: hi
+            requires: [payment_plan]
+        """)
+    err = refuse(p)
+    assert (err.line, err.field) == (line_of(p, "payment_plan"), "criteria[0].requires[0]")
+    assert "unknown criterion 'payment_plan'" in err.reason and "a" in err.hint
+
+
+def test_cyclic_requires(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        criteria:
+          - {id: a, kind: phrase, regex: x, requires: [c]}
+          - {id: b, kind: phrase, regex: y, requires: [a]}
+          - {id: c, kind: phrase, regex: z, requires: [b]}
+        """)
+    err = refuse(p)
+    assert err.line == 3 and err.field == "criteria[0].requires"
+    assert "cyclic requires: a → c → b → a" in err.reason
+
+
+def test_self_requirement(tmp_path: Path) -> None:
+    p = write(tmp_path, "name: t\ncriteria:\n  - {id: a, kind: phrase, regex: x, requires: a}\n")
+    err = refuse(p)
+    assert err.line == 3 and "cannot require itself" in err.reason
+
+
+def test_unknown_skill(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        skills:
+          empathy: {resources: [{title: Course, url: "https://training.example.com/e"}]}
+        criteria:
+          - {id: a, kind: phrase, regex: x, skill: empaty}
+        """)
+    err = refuse(p)
+    assert (err.line, err.field) == (5, "criteria[0].skill") and "unknown skill 'empaty'" in err.reason
+    assert "empathy" in err.hint
+
+
+def test_bad_resource_url(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        skills:
+          empathy:
+            resources:
+              - title: Course
+                url: not a link
+        criteria:
+          - {id: a, kind: phrase, regex: x, skill: empathy}
+        """)
+    err = refuse(p)
+    assert (err.line, err.field) == (6, "skills.empathy.resources[0].url") and "http" in err.hint
+
+
+def test_misspelt_field_lists_allowed_fields(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        criteria:
+          - id: a
+            kind: phrase
+            regex: x
+            treshold: 0.7
+        """)
+    err = refuse(p)
+    assert (err.line, err.field) == (6, "criteria[0].treshold") and "unknown field 'treshold'" in err.reason
+    assert "threshold" in err.hint and "examples" in err.hint
+
+
+def test_missing_required_field(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        criteria:
+          - id: q
+            kind: label_count
+            at_least: 2
+        """)
+    err = refuse(p)
+    assert (err.line, err.field) == (3, "criteria[0].where") and "missing" in err.reason
+
+
+def test_missing_kind(tmp_path: Path) -> None:
+    p = write(tmp_path, "name: t\ncriteria:\n  - id: a\n    weight: 1\n")
+    err = refuse(p)
+    assert (err.line, err.field) == (3, "criteria[0].kind") and "phrase" in err.hint
+
+
+def test_file_over_one_mebibyte(tmp_path: Path) -> None:
+    p = tmp_path / "huge.yaml"
+    p.write_text("name: t\ncriteria:\n" + GOOD_CRITERION + "# " + "x" * (1024 * 1024) + "\n")
+    err = refuse(p)
+    assert "over the 1 MiB limit" in err.reason
+
+
+def test_alias_bomb_is_refused(tmp_path: Path) -> None:
+    bomb = ["name: t", 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    prev = "a"
+    for level in "bcdefghi":
+        bomb.append(f"{level}: &{level} [" + ",".join([f"*{prev}"] * 9) + "]")
+        prev = level
+    p = write(tmp_path, "\n".join(bomb) + "\ncriteria:\n" + GOOD_CRITERION)
+    err = refuse(p)
+    assert err.line == 3 and "alias '*a' is not allowed" in err.reason and "bomb" in err.hint
+
+
+def test_merge_key_alias_is_refused(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        base: &base {kind: phrase, weight: 5}
+        criteria:
+          - <<: *base
+            id: a
+            regex: x
+        """)
+    err = refuse(p)
+    assert err.line == 4 and "alias" in err.reason
+
+
+def test_non_utf8_bytes(tmp_path: Path) -> None:
+    p = tmp_path / "latin1.yaml"
+    p.write_bytes(b"name: t\ncriteria:\n  - id: a\n    kind: phrase\n    regex: 'caf\xe9'\n")
+    err = refuse(p)
+    assert err.line == 5 and "not valid UTF-8" in err.reason and "0xe9" in err.reason
+
+
+def test_duplicate_yaml_key(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        criteria:
+          - id: a
+            kind: phrase
+            regex: x
+            weight: 5
+            weight: 50
+        """)
+    err = refuse(p)
+    assert err.line == 7 and "duplicate key 'weight' (first defined on line 6)" in err.reason
+
+
+def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
+    p = write(tmp_path, "name: t\ncriteria:\n  - id: a\n    kind: phrase\n   regex: [unclosed\n")
+    err = refuse(p)
+    assert err.line is not None and 4 <= err.line <= 6 and "YAML syntax error" in err.reason
+
+
+def test_deep_nesting_is_refused_cleanly(tmp_path: Path) -> None:
+    p = tmp_path / "deep.yaml"
+    p.write_text("name: t\nx: " + "[" * 50000 + "]" * 50000 + "\ncriteria: []\n")
+    err = refuse(p)
+    assert "too deep" in err.reason or "YAML" in err.reason
+
+
+@pytest.mark.parametrize("body,reason", [
+    ("", "empty"),
+    ("- a\n- b\n", "top level must be a mapping"),
+    ("name: t\ncriteria: []\n", "at least 1 item"),
+    ("name: t\ncriteria:\n  - just a string\n", "must be a mapping"),
+    ("name: t\nnmae: x\ncriteria:\n" + GOOD_CRITERION, "unknown field 'nmae'"),
+])
+def test_structural_errors(tmp_path: Path, body: str, reason: str) -> None:
+    err = refuse(write(tmp_path, body))
+    assert reason in err.reason
+
+
+def test_missing_file_and_bad_name(tmp_path: Path) -> None:
+    with pytest.raises(RubricError, match="file not found"):
+        load_rubric("nosuch", tmp_path, prepare=False)
+    with pytest.raises(RubricError, match="not a valid rubric name"):
+        load_rubric("..", tmp_path, prepare=False)
+
+
+def test_kind_specific_rules(tmp_path: Path) -> None:
+    cases = {
+        "{id: a, kind: phrase}": "give examples",
+        "{id: a, kind: label_count, where: {question: open}}": "give at_least and/or at_most",
+        "{id: a, kind: label_ratio, numerator: {question: open}, at_least: 1.5}": "less than or equal to 1",
+        "{id: a, kind: conditional, trigger: {sentiment: negative}, response: {empathy: true}}": "within_",
+        "{id: a, kind: metric, metric: talk_time, at_most: 1}": "agent_talk_ratio",
+        "{id: a, kind: metric, metric: interruptions, at_least: 3, at_most: 1}": "greater than at_most",
+        "{id: a, kind: phrase, regex: x, window: {first_seconds: 5, last_utterances: 2}}": "only one window",
+        ("{id: a, kind: custom_behaviour, positive: [p1, p2, p3], negative: [n1, P1, n3]}"):
+            "both positive and negative",
+        "{id: a, kind: sentiment_trajectory, require: happier}": "not_worse",
+    }
+    for criterion, reason in cases.items():
+        p = write(tmp_path, f"name: t\ncriteria:\n  - {criterion}\n")
+        err = refuse(p)
+        assert err.line == 3, criterion
+        assert reason in str(err), (criterion, str(err))
+
+
+def test_all_problems_are_reported(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        criteria:
+          - {id: a, kind: phrase, regex: x, weight: lots}
+          - {id: b, kind: nonsense}
+        """)
+    err = refuse(p)
+    assert [i.line for i in err.issues] == [3, 4]
+
+
+def test_version_ignores_formatting_but_not_content(tmp_path: Path) -> None:
+    a = write(tmp_path, "name: t\ncriteria:\n  - {id: a, kind: phrase, regex: x, weight: 5}\n", "a.yaml")
+    b = write(tmp_path, "# comment\nid: a\nname: t\ncriteria:\n  - id: a\n    regex: 'x'\n    kind: phrase\n"
+                        "    weight: 5.0\n", "b.yaml")
+    c = write(tmp_path, "id: a\nname: t\ncriteria:\n  - {id: a, kind: phrase, regex: x, weight: 6}\n", "c.yaml")
+    va, vb, vc = (load_rubric(x, prepare=False).version for x in (a, b, c))
+    assert va == vb != vc
