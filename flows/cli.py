@@ -81,16 +81,22 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
         return
-    t = Table(show_header=True, header_style="bold")
-    for col in ("scored", "failed", "retry later", "still writing", "already done", "audio h", "wall s",
-                "audio h / wall h", "slowest stage"):
-        t.add_column(col)
     slow = summary["slowest_stage"]
-    t.add_row(str(summary["scored"]), str(summary["failed"]), str(summary["released"]),
-              str(summary["skipped_still_writing"]), str(summary["already_done"]),
-              f"{summary['audio_hours']:.3f}", f"{summary['wall_s']:.1f}",
-              f"{summary['audio_hours_per_wall_hour']:.1f}",
-              f"{slow['stage']} {slow['seconds']:.1f}s" if slow else "-")
+    t = Table(show_header=False, box=None, padding=(0, 2))
+    t.add_column(style="bold")
+    t.add_column()
+    for label, value in (
+        ("calls scored", str(summary["scored"])),
+        ("failed (quarantined)", str(summary["failed"])),
+        ("given back for next run", str(summary["released"])),
+        ("still being written", str(summary["skipped_still_writing"])),
+        ("already done", str(summary["already_done"])),
+        ("audio", f"{summary['audio_hours']:.3f} h"),
+        ("wall time", f"{summary['wall_s']:.1f} s"),
+        ("audio h per wall h", f"{summary['audio_hours_per_wall_hour']:.1f}"),
+        ("slowest stage", f"{slow['stage']} ({slow['seconds']:.1f} s)" if slow else "-"),
+    ):
+        t.add_row(label, value)
     out.print(t)
     for f in summary["failures"]:
         out.print(f"[red]failed[/red] {f['uri']}: {f['reason']}", highlight=False, soft_wrap=True)

@@ -140,7 +140,19 @@ def score_pending(inbox: str, batch: str | None = None, manifest: str | None = N
         fut = process_claim.with_options(task_run_name=f"call-{row.id}").submit(row, opts)
         futures.append(fut)
         inflight.append(fut)
-    return [f.result() for f in futures]
+    return [_outcome(f, row) for f, row in zip(futures, rows, strict=True)]
+
+
+def _outcome(future: Any, row: Any) -> dict[str, Any]:
+    """process_claim handles every per-call error; anything escaping it (e.g. the database down for
+    longer than the claim retries) must not sink the batch: the lease expires and a later run retries."""
+    try:
+        return future.result()
+    except Exception as exc:
+        log.warning("call %s: %s", row.source_uri, exc)
+        return {"uri": row.source_uri, "status": "released", "call_id": row.call_id,
+                "reason": f"{type(exc).__name__}: {exc} (re-claimable after the lease)", "timings": {},
+                "duration_s": 0.0, "score": None, "agent_id": None, "quarantined": None}
 
 
 @task(name="post-scoring", cache_policy=NO_CACHE)

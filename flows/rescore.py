@@ -26,7 +26,7 @@ def select_calls(since: datetime | None) -> list[str]:
     from qm.store.db import session_scope
     from qm.store.models import Call
 
-    store = get_pipeline().store
+    store = get_pipeline(asr=False).store
     with session_scope(store.engine) as s:
         q = select(Call.id).order_by(Call.id)
         if since is not None:
@@ -37,7 +37,7 @@ def select_calls(since: datetime | None) -> list[str]:
 @task(name="rescore-call", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_on_transient,
       cache_policy=NO_CACHE)
 def rescore_call(call_id: str, rubric: str) -> dict[str, Any]:
-    scored = get_pipeline().rescore(call_id, rubric)
+    scored = get_pipeline(asr=False).rescore(call_id, rubric)
     r = scored.result
     return {"uri": call_id, "status": "scored", "call_id": r.call_id, "agent_id": r.agent_id,
             "score": r.score,
@@ -71,7 +71,7 @@ def rescore(rubric: str, since: datetime | None = None, concurrency: int = 1) ->
     t0 = time.perf_counter()
     from qm.rubric import load_rubric
 
-    pipe = get_pipeline()
+    pipe = get_pipeline(asr=False)
     load_rubric(rubric, pipe.settings.rubrics_dir)  # a bad rubric fails the run once, not once per call
     ids = select_calls(since)
     notify("total", str(len(ids)))

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -26,13 +28,18 @@ from qm.pipeline import Pipeline
 from qm.store.claims import ClaimRow, ClaimStore, worker_id
 
 log = logging.getLogger("qm.flows.score")
+T = TypeVar("T")
 
 _PIPELINES: dict[str, Pipeline] = {}
+_ASR_WARM: set[str] = set()
 _LOCK = threading.Lock()
 
 
-def get_pipeline() -> Pipeline:
-    """One warmed pipeline per process and database: models load once, then every task shares them."""
+def get_pipeline(asr: bool = True) -> Pipeline:
+    """One warmed pipeline per process and database: models load once, then every task shares them.
+
+    ``asr=False`` (re-scoring from cached transcripts) skips loading Whisper.
+    """
     from qm.config import get_settings
 
     settings = get_settings()
@@ -43,17 +50,19 @@ def get_pipeline() -> Pipeline:
             pipe = Pipeline(settings)
             _warm(pipe)
             _PIPELINES[key] = pipe
+        if asr and key not in _ASR_WARM:
+            pipe.transcriber  # noqa: B018 - load Whisper before scoring threads race for it
+            _ASR_WARM.add(key)
         return pipe
 
 
 def _warm(pipe: Pipeline) -> None:
-    """Load every model before tasks run in parallel threads.
+    """Load every text model before tasks run in parallel threads.
 
     Lazy loaders are not thread-safe (two threads racing through ``transformers``' lazy imports
     raise ImportError), so the first call in each process loads them all, in order, under a lock.
     """
     pipe.store  # noqa: B018 - opens and migrates the database
-    pipe.transcriber  # noqa: B018
     import transformers
 
     transformers.AutoModel, transformers.AutoTokenizer  # noqa: B018 - settle the lazy module
@@ -76,6 +85,7 @@ def forget_pipelines() -> None:
     """Drop cached pipelines (tests switch databases between runs)."""
     with _LOCK:
         _PIPELINES.clear()
+        _ASR_WARM.clear()
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -170,7 +180,7 @@ def process_claim(row: ClaimRow, opts: ClaimOptions) -> dict[str, Any]:
     """Win the claim, score under a lease, then mark done / failed / released; never raises for one call."""
     claims = ClaimStore(_db_url())
     worker = worker_id()
-    won = claims.try_claim(row.id, worker, opts.lease_s)
+    won = db_retry(claims.try_claim, row.id, worker, opts.lease_s)
     if won is None:
         return Outcome(row.source_uri, "skipped", row.call_id, "claimed by another worker").to_json()
     inbox = Inbox(opts.inbox, manifest=opts.manifest, stable_wait_s=0)
@@ -192,7 +202,7 @@ def _score_claimed(claims: ClaimStore, inbox: Inbox, won: ClaimRow, worker: str,
             return _bad_input(claims, inbox, won, worker, str(exc), call_id)
         except QMError as exc:  # model or configuration: not the recording's fault, keep it for later
             _record(won.source_uri, "setup", str(exc), call_id)
-            claims.release(won.id, worker, str(exc))
+            db_retry(claims.release, won.id, worker, str(exc))
             return Outcome(won.source_uri, "released", call_id, f"setup error: {exc}")
         except FileNotFoundError as exc:  # vanished between discovery and scoring
             return _bad_input(claims, inbox, won, worker, f"file disappeared: {exc}", call_id)
@@ -202,9 +212,9 @@ def _score_claimed(claims: ClaimStore, inbox: Inbox, won: ClaimRow, worker: str,
             if won.attempts >= opts.max_attempts:
                 return _bad_input(claims, inbox, won, worker,
                                   f"failed {won.attempts} runs in a row, last: {reason}", call_id)
-            claims.release(won.id, worker, reason)
+            db_retry(claims.release, won.id, worker, reason)
             return Outcome(won.source_uri, "released", call_id, f"will retry next run: {reason}")
-    if not claims.complete(won.id, worker, res["call_id"], res["duration_s"]) or beat.lost:
+    if not db_retry(claims.complete, won.id, worker, res["call_id"], res["duration_s"]) or beat.lost:
         # Stored anyway (idempotent upsert by call id + rubric version): a re-score cannot duplicate it.
         return Outcome(won.source_uri, "lost-lease", res["call_id"], "lease expired while scoring",
                        res["duration_s"], res["timings"], res["score"], agent_id=res["agent_id"])
@@ -215,13 +225,28 @@ def _score_claimed(claims: ClaimStore, inbox: Inbox, won: ClaimRow, worker: str,
 def _bad_input(claims: ClaimStore, inbox: Inbox, won: ClaimRow, worker: str, reason: str,
                call_id: str | None) -> Outcome:
     _record(won.source_uri, "score", reason, call_id)
-    claims.fail(won.id, worker, reason)
+    db_retry(claims.fail, won.id, worker, reason)
     where = None
     try:
         where = inbox.quarantine(won.source_uri, reason)
     except Exception as exc:  # a read-only source: the failure is still recorded and reported
         log.warning("could not quarantine %s: %s", won.source_uri, exc)
     return Outcome(won.source_uri, "failed", call_id, reason, quarantined=where)
+
+
+def db_retry(fn: Callable[..., T], *args: Any, tries: int = 4, delay_s: float = 1.0) -> T:
+    """Claim writes are tiny and idempotent: ride out a database restart instead of failing the run."""
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(tries):
+        try:
+            return fn(*args)
+        except DBAPIError as exc:
+            if attempt == tries - 1:
+                raise
+            log.warning("claims: database error (%s); retrying", exc.__class__.__name__)
+            time.sleep(min(8.0, delay_s * 2**attempt))
+    raise AssertionError("unreachable")
 
 
 def _record(uri: str, stage: str, reason: str, call_id: str | None) -> None:

@@ -88,3 +88,24 @@ def test_claims_migration_downgrades_and_upgrades(tmp_path) -> None:
     assert "calls" in inspect(engine).get_table_names()
     command.upgrade(cfg, "head")
     assert "claims" in inspect(engine).get_table_names()
+
+
+def test_claim_writes_ride_out_a_database_blip() -> None:
+    import pytest
+    from sqlalchemy.exc import OperationalError
+
+    from flows.score import db_retry
+
+    calls: list[int] = []
+
+    def flaky(x: int) -> int:
+        calls.append(x)
+        if len(calls) < 3:
+            raise OperationalError("UPDATE claims", {}, Exception("terminating connection"))
+        return x * 2
+
+    assert db_retry(flaky, 21, delay_s=0) == 42 and len(calls) == 3
+    calls.clear()
+    with pytest.raises(OperationalError):
+        db_retry(flaky, 1, tries=2, delay_s=0)
+    assert len(calls) == 2

@@ -2,13 +2,16 @@
 
 One forward pass per utterance feeds every head, so the encoder is loaded once
 per process (``get_encoder``) and run in length-sorted batches: sorting keeps
-padding, and therefore wasted compute, small.
+padding, and therefore wasted compute, small.  A bounded cache of recent
+embeddings lets later stages (the rubric's meaning match) reuse the vectors the
+heads already computed instead of running the encoder a second time.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +31,7 @@ class Encoder:
     """Mean-pooled MiniLM embeddings, L2-normalised."""
 
     def __init__(self, path: Path | None = None, threads: int = 0, max_length: int = 128,
-                 batch_size: int = 64) -> None:
+                 batch_size: int = 64, cache_size: int = 50_000) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
@@ -46,18 +49,36 @@ class Encoder:
         self.max_length = max_length
         self.batch_size = batch_size
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` -> float32 array (n, 384), rows L2-normalised, in input order."""
-        torch = self._torch
         n = len(texts)
         out = np.zeros((n, EMBEDDING_DIM), dtype=np.float32)
         if n == 0:
             return out
         clean = [t if t and t.strip() else "." for t in texts]
-        order = sorted(range(n), key=lambda i: len(clean[i]))
-        with self._lock, torch.inference_mode():
-            for s in range(0, n, self.batch_size):
+        with self._lock:
+            todo = []
+            for i, t in enumerate(clean):
+                hit = self._cache.get(t)
+                if hit is None:
+                    todo.append(i)
+                else:
+                    out[i] = hit
+            self._encode_into(out, clean, todo)
+            for i in todo:
+                self._cache[clean[i]] = out[i].copy()
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return out
+
+    def _encode_into(self, out: np.ndarray, clean: list[str], todo: list[int]) -> None:
+        torch = self._torch
+        order = sorted(todo, key=lambda i: len(clean[i]))
+        with torch.inference_mode():
+            for s in range(0, len(order), self.batch_size):
                 idx = order[s : s + self.batch_size]
                 batch = self.tokenizer(
                     [clean[i] for i in idx], padding=True, truncation=True,
@@ -68,7 +89,6 @@ class Encoder:
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
                 out[idx] = pooled.cpu().numpy()
-        return out
 
 
 @lru_cache(maxsize=4)
