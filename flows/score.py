@@ -104,14 +104,15 @@ def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 @task(name="score-call", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_on_transient,
       cache_policy=NO_CACHE, log_prints=False)
-def score_call(path: str, metadata: dict[str, Any], rubric: str | None = None) -> dict[str, Any]:
+def score_call(path: str, metadata: dict[str, Any], rubric: str | None = None,
+               source_uri: str | None = None) -> dict[str, Any]:
     """Score one recording with the shared pipeline; ``metadata`` is a :class:`CallMeta` as JSON."""
     meta = CallMeta.from_json(metadata)
     stored = {k: v for k, v in {"queue": meta.queue, "direction": meta.direction, **meta.extra}.items()
               if v is not None}
     scored = get_pipeline().score(path, agent_id=meta.agent_id, call_id=meta.call_id, rubric=rubric,
                                   agent_channel=meta.agent_channel, metadata=stored,
-                                  started_at=meta.started())
+                                  started_at=meta.started(), source_uri=source_uri)
     r = scored.result
     return {"call_id": r.call_id, "agent_id": r.agent_id, "score": r.score, "auto_failed": r.auto_failed,
             "duration_s": r.audio.duration_s, "timings": dict(scored.timings),
@@ -197,7 +198,7 @@ def _score_claimed(claims: ClaimStore, inbox: Inbox, won: ClaimRow, worker: str,
     with Heartbeat(claims, won.id, worker, opts.lease_s) as beat:
         try:
             with inbox.local_copy(won.source_uri) as path:
-                res = score_call(path, meta, opts.rubric)
+                res = score_call(path, meta, opts.rubric, won.source_uri)
         except (AudioError, StoreError) as exc:
             return _bad_input(claims, inbox, won, worker, str(exc), call_id)
         except QMError as exc:  # model or configuration: not the recording's fault, keep it for later

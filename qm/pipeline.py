@@ -128,8 +128,12 @@ class Pipeline:
         metadata: dict[str, Any] | None = None,
         started_at: datetime | None = None,
         save: bool = True,
+        source_uri: str | None = None,
     ) -> ScoredCall:
-        """Score one recording end to end and (by default) store it; raises AudioError for bad input."""
+        """Score one recording end to end and (by default) store it; raises AudioError for bad input.
+
+        ``source_uri`` is where the recording really lives (e.g. ``s3://…``) when ``path`` is a local copy.
+        """
         timings: dict[str, float] = {}
         with self._stage("probe", timings):
             info = probe(path, self.settings.max_duration_s)
@@ -163,7 +167,7 @@ class Pipeline:
                     redacted_path = self._write_redacted_audio(info, turns, call_id)
             with self._stage("store", timings):
                 self.store.save(
-                    result, layout=layout.describe(), source_uri=str(Path(info.path).resolve()),
+                    result, layout=layout.describe(), source_uri=source_uri or str(Path(info.path).resolve()),
                     transcript_tokens=[t.to_json() for t in turns], nlp_version=self.nlp_version(),
                     redacted_audio_path=str(redacted_path) if redacted_path else None, metadata=metadata,
                     started_at=started_at,
