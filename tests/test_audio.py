@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -58,14 +59,14 @@ def test_sha256_is_of_the_file_bytes(tmp_path: Path) -> None:
     ("make", "reason"),
     [
         (lambda d: d / "missing.wav", "no such file"),
-        (lambda d: (d / "empty.wav").write_bytes(b"") and d / "empty.wav" or d / "empty.wav", "empty file"),
+        (lambda d: ((d / "empty.wav").write_bytes(b"") and d / "empty.wav") or d / "empty.wav", "empty file"),
         (lambda d: (d / "noise.wav").write_bytes(bytes(range(256)) * 8) and d / "noise.wav", "not a readable audio"),
         (lambda d: (d / "text.mp3").write_text("hello, I am not audio\n" * 20) and d / "text.mp3",
          "not a readable audio"),
         (lambda d: d, "is a directory"),
     ],
 )
-def test_bad_input_gets_one_clear_reason(tmp_path: Path, make, reason: str) -> None:  # noqa: ANN001
+def test_bad_input_gets_one_clear_reason(tmp_path: Path, make, reason: str) -> None:
     path = make(tmp_path)
     with pytest.raises(AudioError) as err:
         probe(path)
@@ -136,5 +137,5 @@ def test_windows_cover_the_recording_exactly_and_cut_at_quiet_points(tmp_path: P
     total = sum(w.samples.shape[1] for w in windows)
     assert total == pytest.approx(50 * rate, abs=rate // 100)
     assert 18.6 <= windows[1].offset_s <= 19.4
-    for a, b in zip(windows, windows[1:], strict=False):
+    for a, b in itertools.pairwise(windows):
         assert b.offset_s == pytest.approx(a.offset_s + a.duration_s, abs=1e-6)

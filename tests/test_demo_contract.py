@@ -22,7 +22,7 @@ def test_project_copy_of_the_contract_matches_shared(shared_dir: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def scored_demo(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def scored_demo(tmp_path_factory: pytest.TempPathFactory):
     from qm.config import Settings
     from qm.pipeline import Pipeline
 
@@ -32,7 +32,7 @@ def scored_demo(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
                                  agent_channel=c.agent_channel)) for c in demo_calls()]
 
 
-def test_every_demo_call_meets_the_contract(scored_demo) -> None:  # noqa: ANN001
+def test_every_demo_call_meets_the_contract(scored_demo) -> None:
     validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
     pipe, results = scored_demo
     assert len(results) >= 5
@@ -51,9 +51,9 @@ def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-def test_no_card_number_reaches_the_store(scored_demo) -> None:  # noqa: ANN001
-    from qm.store.models import Transcript, UtteranceRow
+def test_no_card_number_reaches_the_store(scored_demo) -> None:
     from qm.store.db import session_scope
+    from qm.store.models import Transcript, UtteranceRow
 
     pipe, results = scored_demo
     payment = [s for c, s in results if "card" in c.call_id]

@@ -1,0 +1,73 @@
+"""End-to-end agreement of the default rubric with human labels on the labelled bench calls.
+
+Usage: .venv/bin/python bench/rubric_agreement.py [--json]
+
+Each call in bench/calls/scripts carries a human verdict per criterion of rubrics/default.yaml
+(pass / fail / not applicable).  The calls are rendered to stereo audio with voices and scripts
+that differ from the demo calls (needs espeak-ng/flite once) and scored by the real pipeline:
+Whisper, redaction, the classifier heads, metrics and the rubric.  A call agrees on a criterion when
+qm's ``passed`` (True / False / None) equals the label.  Prints per-criterion agreement and kappa.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.synth.make_call import ensure_rendered, load_script
+
+SCRIPTS = Path(__file__).resolve().parent / "calls" / "scripts"
+AUDIO = Path(__file__).resolve().parent / "calls" / "audio"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    os.environ.setdefault("QM_DATA_DIR", tempfile.mkdtemp(prefix="qm-agree-"))
+    from qm.pipeline import Pipeline
+    from qm.rubric.calibrate import cohen_kappa
+
+    pipe = Pipeline()
+    per: dict[str, list[tuple[object, object, str]]] = {}
+    for script_path in sorted(SCRIPTS.glob("*.yaml")):
+        script = load_script(script_path)
+        if not script.labels:
+            continue
+        paths = ensure_rendered(script_path, AUDIO, fmt="wav", mono=True)
+        doc = pipe.score(paths["stereo"], agent_id=script.agent_id, call_id=script.call_id,
+                         save=False).to_contract()
+        got = {c["id"]: c["passed"] for c in doc["criteria"]}
+        for crit, label in script.labels.items():
+            if crit in got:
+                per.setdefault(crit, []).append((label, got[crit], script.call_id))
+    rows = []
+    for crit, pairs in per.items():
+        agree = sum(a == b for a, b, _ in pairs)
+        enc = {True: "pass", False: "fail", None: "n/a"}
+        kappa = cohen_kappa([enc[a] for a, _, _ in pairs], [enc[b] for _, b, _ in pairs])
+        rows.append({"criterion": crit, "calls": len(pairs), "agree": agree,
+                     "agreement_pct": round(100 * agree / len(pairs), 1),
+                     "kappa": None if kappa is None else round(kappa, 3),
+                     "disagreements": [f"{c}: human {a}, qm {b}" for a, b, c in pairs if a != b]})
+    total = sum(r["agree"] for r in rows), sum(r["calls"] for r in rows)
+    if args.json:
+        print(json.dumps({"criteria": rows, "overall_pct": round(100 * total[0] / max(total[1], 1), 1)}, indent=2))
+        return
+    print(f"{'criterion':24} {'agree':>7} {'%':>6} {'kappa':>6}")
+    for r in rows:
+        k = "-" if r["kappa"] is None else f"{r['kappa']:.2f}"
+        print(f"{r['criterion']:24} {r['agree']:3d}/{r['calls']:<3d} {r['agreement_pct']:6.1f} {k:>6}")
+        for d in r["disagreements"]:
+            print(f"    {d}")
+    print(f"{'overall':24} {total[0]:3d}/{total[1]:<3d} {100 * total[0] / max(total[1], 1):6.1f}")
+
+
+if __name__ == "__main__":
+    main()
