@@ -241,3 +241,15 @@ def test_syntax_cues() -> None:
     assert f[3, F["aux_inversion"]] == 1
     assert f[4, F["parsed"]] == 0 and f[4, F["has_qmark"]] == 0
     assert not f[5].any()
+
+
+def test_polite_requests_to_describe_are_open_questions() -> None:
+    """QA scorecards count "can you tell me what happened?" as open although it is yes/no in form."""
+    from qm.nlp.labeller import get_labeller
+
+    texts = ["Can you tell me what happened when you checked your statement?",
+             "Could you walk me through what you did?",
+             "Can you tell me your date of birth?",
+             "Did you restart the router?"]
+    got = [lab.question for lab in get_labeller().label(texts, ["agent"] * len(texts))]
+    assert got == ["open", "open", "closed", "closed"]

@@ -36,6 +36,9 @@ class Encoder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a progress bar per load pollutes logs and --json pipelines
 
         self.path = Path(path) if path else bundled_encoder_path()
         if not (self.path / "config.json").exists():

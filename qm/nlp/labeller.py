@@ -28,7 +28,7 @@ from qm.nlp.heads import (
     context_embeddings,
     read_heads_config,
 )
-from qm.nlp.questions import syntax_features
+from qm.nlp.questions import is_open_request, syntax_features
 from qm.types import Empathy, QuestionType, Sentiment, UtteranceLabels
 
 if TYPE_CHECKING:
@@ -107,6 +107,12 @@ class Labeller:
                 p = head.predict_proba(build_features(head.inputs, emb, ctx, syn))
             proba[name] = p
             decision[name] = head.decide(p) if n else np.zeros(0, dtype=int)
+        if n and "question" in decision:
+            labels = LABELS["question"]
+            closed, open_ = labels.index("closed"), labels.index("open")
+            for i, text in enumerate(clean):
+                if decision["question"][i] == closed and is_open_request(text):
+                    decision["question"][i] = open_
         return HeadOutputs(proba, decision)
 
     def label(self, texts: Sequence[str], speakers: Sequence[str]) -> list[UtteranceLabels]:

@@ -52,6 +52,21 @@ _OPEN_IMPERATIVE = re.compile(
     r"i(?:'d| would) (?:like|love) to (?:hear|know|understand)|i(?:'m| am) (?:curious|wondering)|i wonder|"
     r"(?:can|could|would) you (?:tell|describe|explain|say more|share|walk|elaborate)|elaborate)\b"
 )
+# "Can you tell me what happened?" is yes/no in form but an invitation to talk: QA scorecards count
+# it as open, while SwDA tags it qy, so the learned head alone would call it closed.
+_OPEN_REQUEST = re.compile(
+    r"^\W*(?:(?:so|and|okay|ok|well|now|right)\W+)*(?:can|could|would|will) you (?:please )?"
+    r"(?:(?:tell|give) (?:me|us) (?:(?:a (?:little|bit) )?more|about|what|how|why|when|where|which|"
+    r"everything|anything|a bit|a little|in your own words)|describe|explain|walk me through|"
+    r"talk me through|say (?:a (?:little|bit) )?more|share|elaborate|help me understand)\b"
+)  # "can you tell me your date of birth?" stays closed: it asks for one fact
+
+
+def is_open_request(text: str) -> bool:
+    """A polite request to describe or explain, which counts as an open question."""
+    return bool(_OPEN_REQUEST.search(text.lower()))
+
+
 _ABOUT_Q = re.compile(r"\b(?:how|what) about\b")
 _OR_Q = re.compile(r"\bor\b[^?]*\?")
 _BACKCHANNEL_Q = re.compile(
