@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from bench.synth.make_call import (
     ScriptError,
@@ -57,6 +58,9 @@ def build_demo() -> list[dict[str, object]]:
                 "description": call.script.description,
             }
         )
+        rubric = yaml.safe_load(path.read_text(encoding="utf-8")).get("rubric")
+        if rubric:  # the demo command scores this call with a rubric other than the default
+            catalog[-1]["rubric"] = rubric
         _report(paths.values())
     DEMO_CATALOG.write_text(json.dumps({"calls": catalog}, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {DEMO_CATALOG.relative_to(ROOT)} ({len(catalog)} calls)")
