@@ -1,6 +1,6 @@
 """Throughput of the utterance labeller (all heads together) on real customer-service text.
 
-    .venv/bin/python bench/nlp_speed.py [--data /work/shared/datasets] [--calls 25] [--per-call 80]
+    .venv/bin/python bench/nlp_speed.py [--data ../shared/datasets] [--calls 25] [--per-call 80]
 
 Calls are cut from MAIA-DQE chats (English agent text + English MT of the customer),
 80 utterances each (~a 5-minute call), and labelled one call per ``Labeller.label``
@@ -66,7 +66,7 @@ def _forget(lab: object) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("/work/shared/datasets"))
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
     ap.add_argument("--calls", type=int, default=25)
     ap.add_argument("--per-call", type=int, default=80)
     args = ap.parse_args()

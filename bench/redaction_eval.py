@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", type=Path, default=DEFAULT_CASES)
     ap.add_argument("--swda", type=int, default=0, metavar="N",
                     help="also redact the first N Switchboard test utterances (real phone speech, "
-                    "from /work/shared/datasets) and report how many get redacted, by type")
+                    "from ../shared/datasets) and report how many get redacted, by type")
     ap.add_argument("--show-misses", action="store_true", help="list every missed item and false positive")
     args = ap.parse_args(argv)
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _swda_report(redactor: Redactor, limit: int, show: bool) -> None:
     """Switchboard has no PII labels; this shows how often real conversation triggers redaction."""
-    path = Path("/work/shared/datasets/swda/swda_utterances.tsv")
+    path = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "swda" / "swda_utterances.tsv"
     if not path.exists():
         print(f"swda: {path} not found, skipped")
         return

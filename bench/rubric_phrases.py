@@ -1,7 +1,7 @@
 """How often the shipped rubrics' meaning-match criteria fire on real agent sentences.
 
 Data: MAIA-DQE real customer-support chats (agent sentences are English;
-/work/shared/datasets/maia_dqe, CC BY-ND, evaluation only, read in place).
+../shared/datasets/maia_dqe, CC BY-ND, evaluation only, read in place).
 These agents are professional, so every hit of a *forbidden* criterion
 (insults, threats, pressure) is a false positive that would auto-fail a call;
 the rate must stay near zero.  For *required* phrases the script prints the
@@ -53,7 +53,7 @@ def dialogues(root: Path) -> list[list[Utterance]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--datasets", type=Path, default=Path("/work/shared/datasets"))
+    ap.add_argument("--datasets", type=Path, default=Path("../shared/datasets"))
     args = ap.parse_args()
     dias = dialogues(args.datasets / "maia_dqe")
     n_agent = sum(1 for d in dias for u in d if u.speaker == "agent")

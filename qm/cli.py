@@ -219,13 +219,15 @@ def demo(
 
 @eval_app.command("nlp")
 def eval_nlp(
-    data: Annotated[Path, typer.Option("--data", help="Datasets directory.")] = Path("../shared/datasets"),
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Datasets directory (default: ../shared/datasets beside the checkout).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Accuracy, macro-F1 and per-class F1 of every classifier head on held-out splits."""
     _setup_logging(False)
     from qm.nlp import evaluate
 
+    data = data or evaluate.DEFAULT_DATA
     if not data.is_dir():
         _fail(f"{data}: datasets directory not found (pass --data)")
     report = evaluate.run_eval(data)

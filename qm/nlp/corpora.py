@@ -1,4 +1,4 @@
-"""Readers that turn the public datasets under /work/shared/datasets into one shape.
+"""Readers that turn the public datasets under ../shared/datasets into one shape.
 
 Every corpus becomes a list of ``Dialogue`` records (texts, speakers, per-task
 labels, a fixed train/val/test split) so that training and evaluation build

@@ -1,6 +1,6 @@
 """Score the installed heads on held-out test splits through the real labeller.
 
-    .venv/bin/python -m qm.nlp.evaluate [--data /work/shared/datasets] [--json]
+    .venv/bin/python -m qm.nlp.evaluate [--data ../shared/datasets] [--json]
 
 Predictions go through ``Labeller.predict`` with real text and speakers (fresh
 encoder pass, spaCy, context from the other speaker) so the figures describe
@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from qm.config import PROJECT_ROOT
 from qm.nlp.corpora import LOADERS, Dialogue
 from qm.nlp.heads import LABELS
 from qm.nlp.metrics import bootstrap_f1_ci, classification_report, positive_f1
 
-DEFAULT_DATA = Path("/work/shared/datasets")
+DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "datasets"  # ../shared/datasets beside the checkout
 
 # head -> corpora whose test split it is scored on
 EVAL_SETS: dict[str, tuple[str, ...]] = {

@@ -1,6 +1,6 @@
 """Rebuild every classifier head from the public datasets with one command.
 
-    .venv/bin/python -m qm.nlp.train [--data /work/shared/datasets] [--out models/heads]
+    .venv/bin/python -m qm.nlp.train [--data ../shared/datasets] [--out models/heads]
 
 Why frozen-encoder MLP heads: the encoder runs once per utterance and is shared,
 so each extra head costs almost nothing at run time and the artefacts stay a few
@@ -21,13 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from qm.config import PROJECT_ROOT
 from qm.nlp.corpora import Dialogue, load_all
 from qm.nlp.heads import LABELS, MLPHead
 from qm.nlp.metrics import classification_report, positive_f1
 from qm.nlp.trainset import Matrix, cached_syntax, collect
 
 SEED = 13
-DEFAULT_DATA = Path("/work/shared/datasets")
+DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "datasets"  # ../shared/datasets beside the checkout
 
 
 @dataclass(frozen=True)
