@@ -121,10 +121,10 @@ def tokens_for_turn(turn: Turn, types: Sequence[str | None] | None) -> tuple[lis
 
 @lru_cache(maxsize=1)
 def get_nlp():
-    """spaCy pipeline for sentence boundaries (parser) and, for redaction, named entities."""
+    """spaCy pipeline for sentence boundaries: the parser is what is needed, entities are not."""
     import spacy
 
-    return spacy.load(SPACY_MODEL)
+    return spacy.load(SPACY_MODEL, disable=["ner", "lemmatizer"])
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -154,6 +154,11 @@ class TokenTurn:
 
     def as_words(self) -> list[Word]:
         return [Word(t.start, t.end, t.text, 1.0, self.speaker) for t in self.tokens]
+
+
+def redaction_count(turns: Sequence[TokenTurn]) -> int:
+    """Redacted spans in a call: each span was collapsed into one tagged token."""
+    return sum(1 for t in turns for tok in t.tokens if tok.redacted)
 
 
 def redact_turns(turns: Sequence[Turn], redactor: WordRedactor | None) -> tuple[list[TokenTurn], int]:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import numpy as np
 
 from qm.audio import ChannelLayout, probe, resolve_layout, stream_windows
 from qm.config import Settings, get_settings
-from qm.conversation import TokenTurn, build_turns, redact_turns, utterances_from_turns
+from qm.conversation import TokenTurn, build_turns, redact_turns, redaction_count, utterances_from_turns
 from qm.errors import AudioError
 from qm.types import AudioInfo, CallResult, Utterance, Word
 
@@ -148,7 +149,6 @@ class Pipeline:
         if cached is not None:
             language, token_json = cached
             turns = [TokenTurn.from_json(t) for t in token_json]
-            redactions = sum(1 for t in turns for tok in t.tokens if tok.redacted)
         else:
             words, diar = self._transcribe(info, layout, timings)
             with self._stage("turns", timings):
@@ -156,9 +156,9 @@ class Pipeline:
             with self._stage("redact", timings):
                 from qm.nlp.redaction import get_redactor
 
-                turns, redactions = redact_turns(raw_turns, get_redactor())
+                turns, _ = redact_turns(raw_turns, get_redactor())
             language = self.settings.language
-        result = self._score_turns(info, turns, redactions, call_id, agent_id, asr_name, language, rubric,
+        result = self._score_turns(info, turns, call_id, agent_id, asr_name, language, rubric,
                                    timings)
         redacted_path = None
         if save:
@@ -168,7 +168,7 @@ class Pipeline:
             with self._stage("store", timings):
                 self.store.save(
                     result, layout=layout.describe(), source_uri=source_uri or str(Path(info.path).resolve()),
-                    transcript_tokens=[t.to_json() for t in turns], nlp_version=self.nlp_version(),
+                    transcript_tokens=[t.to_json() for t in turns], nlp_version=self._nlp_version,
                     redacted_audio_path=str(redacted_path) if redacted_path else None, metadata=metadata,
                     started_at=started_at,
                 )
@@ -184,12 +184,11 @@ class Pipeline:
         info = AudioInfo(call.source_uri, call.duration_s, call.channels, call.sample_rate, call.audio_sha256,
                          call.codec, "")
         turns = [TokenTurn.from_json(t) for t in tr.tokens]
-        redactions = sum(1 for t in turns for tok in t.tokens if tok.redacted)
-        result = self._score_turns(info, turns, redactions, call.id, call.agent_id, tr.asr_model, tr.language,
+        result = self._score_turns(info, turns, call.id, call.agent_id, tr.asr_model, tr.language,
                                    rubric, timings)
         with self._stage("store", timings):
             self.store.save(result, layout=call.channel_layout, source_uri=call.source_uri,
-                            transcript_tokens=tr.tokens, nlp_version=self.nlp_version(),
+                            transcript_tokens=tr.tokens, nlp_version=self._nlp_version,
                             redacted_audio_path=call.redacted_audio_path, metadata=call.call_metadata,
                             started_at=call.started_at)
         return ScoredCall(result, call.channel_layout, timings, True, None, None, turns)
@@ -224,7 +223,7 @@ class Pipeline:
             }
         return words, diar
 
-    def _score_turns(self, info: AudioInfo, turns: list[TokenTurn], redactions: int, call_id: str,
+    def _score_turns(self, info: AudioInfo, turns: list[TokenTurn], call_id: str,
                      agent_id: str | None, asr_name: str, language: str, rubric_name: str | None,
                      timings: dict[str, float]) -> CallResult:
         from qm.metrics import compute_metrics
@@ -248,7 +247,7 @@ class Pipeline:
             call_id=call_id, agent_id=agent_id, audio=info, asr_model=asr_name, language=language,
             utterances=utterances, metrics=metrics, rubric_id=rubric.id, rubric_version=rubric.version,
             criteria=outcome.criteria, score=outcome.score, auto_failed=outcome.auto_failed,
-            coaching=outcome.coaching, redactions=redactions,
+            coaching=outcome.coaching, redactions=redaction_count(turns),
         )
 
     def _write_redacted_audio(self, info: AudioInfo, turns: list[TokenTurn], call_id: str) -> Path:
@@ -260,8 +259,12 @@ class Pipeline:
         dst.parent.mkdir(parents=True, exist_ok=True)
         return write_redacted_copy(Path(info.path), dst, spans)
 
-    def nlp_version(self) -> str:
-        """Hash of the head files, so a stored result says which classifiers produced it."""
+    @cached_property
+    def _nlp_version(self) -> str:
+        """Hash of the head files, so a stored result says which classifiers produced it.
+
+        Computed once per pipeline: the heads are loaded once per process too.
+        """
         h = hashlib.sha256()
         heads = Path(self.settings.heads_dir)
         if heads.is_dir():
