@@ -55,13 +55,14 @@ def main() -> None:
     warm = demo_calls()[0]  # loads Whisper, spaCy, the encoder and heads, and prepares the rubric
     pipe.score(warm.path, agent_id="warm", call_id="warm", save=False)
     load_s = time.perf_counter() - t0
-    from qm.nlp.encoder import get_encoder
+    from qm.nlp.encoder import get_encoder, get_similarity_encoder
     runs = []
     for i in range(args.repeat):
         # a fresh SQLite store per run, so no run hits the transcript cache: every run transcribes
         run_pipe = Pipeline(pipe.settings.model_copy(
             update={"database_url": f"sqlite:///{pipe.settings.data_dir / f'run{i}.db'}"}))
         get_encoder()._cache.clear()  # no embedding reuse across runs of the same audio
+        get_similarity_encoder()._cache.clear()
         t = time.perf_counter()
         scored = run_pipe.score(audio, agent_id="bench", call_id=f"rtf-{i}", agent_channel=args.agent_channel)
         wall = time.perf_counter() - t

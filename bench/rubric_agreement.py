@@ -1,9 +1,13 @@
 """End-to-end agreement of the default rubric with human labels on the labelled bench calls.
 
-Usage: .venv/bin/python bench/rubric_agreement.py [--json]
+Usage: .venv/bin/python bench/rubric_agreement.py [--set dev|heldout|test|all] [--json]
 
-Each call in bench/calls/scripts carries a human verdict per criterion of rubrics/default.yaml
-(pass / fail / not applicable).  The calls are rendered to stereo audio with voices and scripts
+Three labelled sets, each written by a different author and with different voices from the demo
+calls: ``dev`` (bench/calls/scripts, 13 calls; the rubric was tuned on their text), ``heldout``
+(bench/calls/heldout, 12 calls; used once for error analysis, then the rubric's greeting,
+resolution and professionalism examples were widened) and ``test`` (bench/calls/test, 12 calls
+written last; only the identity regex was changed after a first look).  Each call carries a human
+verdict per criterion of rubrics/default.yaml (pass / fail / not applicable).  The calls are rendered to stereo audio with voices and scripts
 that differ from the demo calls (needs espeak-ng/flite once) and scored by the real pipeline:
 Whisper, redaction, the classifier heads, metrics and the rubric.  A call agrees on a criterion when
 qm's ``passed`` (True / False / None) equals the label.  Prints per-criterion agreement and kappa.
@@ -22,12 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synth.make_call import ensure_rendered, load_script
 
-SCRIPTS = Path(__file__).resolve().parent / "calls" / "scripts"
+SETS = {"dev": ("scripts",), "heldout": ("heldout",), "test": ("test",), "all": ("scripts", "heldout", "test")}
+CALLS = Path(__file__).resolve().parent / "calls"
 AUDIO = Path(__file__).resolve().parent / "calls" / "audio"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--set", choices=sorted(SETS), default="test", help="which labelled calls (%(default)s)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("QM_DATA_DIR", tempfile.mkdtemp(prefix="qm-agree-"))
@@ -36,7 +42,8 @@ def main() -> None:
 
     pipe = Pipeline()
     per: dict[str, list[tuple[object, object, str]]] = {}
-    for script_path in sorted(SCRIPTS.glob("*.yaml")):
+    scripts = [p for folder in SETS[args.set] for p in sorted((CALLS / folder).glob("*.yaml"))]
+    for script_path in scripts:
         script = load_script(script_path)
         if not script.labels:
             continue
@@ -58,8 +65,10 @@ def main() -> None:
                      "disagreements": [f"{c}: human {a}, qm {b}" for a, b, c in pairs if a != b]})
     total = sum(r["agree"] for r in rows), sum(r["calls"] for r in rows)
     if args.json:
-        print(json.dumps({"criteria": rows, "overall_pct": round(100 * total[0] / max(total[1], 1), 1)}, indent=2))
+        print(json.dumps({"set": args.set, "calls": len(scripts), "criteria": rows,
+                          "overall_pct": round(100 * total[0] / max(total[1], 1), 1)}, indent=2))
         return
+    print(f"set: {args.set} ({len(scripts)} calls)")
     print(f"{'criterion':24} {'agree':>7} {'%':>6} {'kappa':>6}")
     for r in rows:
         k = "-" if r["kappa"] is None else f"{r['kappa']:.2f}"

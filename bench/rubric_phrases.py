@@ -20,7 +20,7 @@ import json
 import time
 from pathlib import Path
 
-from qm.nlp.encoder import get_encoder
+from qm.nlp.encoder import get_similarity_encoder
 from qm.rubric import load_rubric
 from qm.rubric.kinds.phrase import Phrase
 from qm.rubric.kinds.presence import PresenceKind
@@ -60,7 +60,7 @@ def main() -> None:
     print(f"MAIA-DQE: {len(dias)} dialogues, {n_agent} agent sentences")
     empty = Metrics(0, 0, 0, 0, 0, None, None)
     t0 = time.perf_counter()
-    views = [CallView(ScoringInput(d, [], empty, d[-1].end if d else 0.0), get_encoder) for d in dias]
+    views = [CallView(ScoringInput(d, [], empty, d[-1].end if d else 0.0), get_similarity_encoder) for d in dias]
     for v in views:
         _ = v.embeddings
     print(f"encoded in {time.perf_counter() - t0:.1f} s", flush=True)

@@ -10,7 +10,8 @@ overlaps) at 150 words per minute.  Label-based criteria (empathy, questioning,
 customer outcome) need the classifier heads and are left to the end-to-end
 bench.
 
-Run: .venv/bin/python -m bench.rubric_scripts
+Run: .venv/bin/python -m bench.rubric_scripts [dev|heldout|all]   (default dev; heldout =
+bench/calls/heldout, 12 calls nothing was tuned on)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from qm.rubric.calibrate import cohen_kappa
 from qm.types import Utterance, Word
 
 SCRIPTS = Path(__file__).parent / "calls" / "scripts"
+SETS = {"dev": ("scripts",), "heldout": ("heldout",), "test": ("test",), "all": ("scripts", "heldout", "test")}
 TEXT_CRITERIA = ("greeting", "identity_verification", "resolution", "professionalism", "closing",
                  "active_listening")
 WORD_S = 0.4
@@ -57,7 +59,13 @@ def main() -> None:
     rubric = load_rubric("default")
     pairs: dict[str, list[tuple[str, str]]] = {c: [] for c in TEXT_CRITERIA}
     misses: list[str] = []
-    paths = sorted(SCRIPTS.glob("*.yaml"))
+    import sys
+
+    which = sys.argv[1] if len(sys.argv) > 1 else "dev"
+    if which not in SETS:
+        raise SystemExit(f"usage: python -m bench.rubric_scripts [{'|'.join(SETS)}]")
+    paths = [p for folder in SETS[which] for p in sorted((SCRIPTS.parent / folder).glob("*.yaml"))]
+    print(f"set: {which} ({len(paths)} scripts)")
     for path in paths:
         inp, human = layout(path)
         out = rubric.score(inp)

@@ -67,7 +67,7 @@ def _warm(pipe: Pipeline) -> None:
 
     transformers.AutoModel, transformers.AutoTokenizer  # noqa: B018 - settle the lazy module
     from qm.conversation import get_nlp
-    from qm.nlp.encoder import get_encoder
+    from qm.nlp.encoder import get_encoder, get_similarity_encoder
     from qm.nlp.labeller import get_labeller
     from qm.nlp.questions import _nlp as question_nlp
     from qm.nlp.redaction import get_redactor
@@ -76,6 +76,7 @@ def _warm(pipe: Pipeline) -> None:
     get_nlp()
     question_nlp()
     get_encoder()
+    get_similarity_encoder()
     get_labeller()
     get_redactor()
     load_rubric(pipe.settings.default_rubric, pipe.settings.rubrics_dir)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     encoder_path: Path | None = Field(
         default=None, description="Sentence encoder directory; default: the bundled all-MiniLM-L6-v2."
     )
+    encoder_adapter: Path | None = Field(
+        default=PROJECT_ROOT / "models" / "encoder",
+        description="LoRA adapter directory merged into the encoder (the heads are trained on it); "
+        "empty to run the plain encoder with heads trained for it.",
+    )
+    encoder_int8: bool = Field(
+        default=True, description="Run the encoder with dynamic int8 weights (~1.3x faster on CPU); the "
+        "heads are trained for one setting and refuse the other.",
+    )
     heads_dir: Path = Field(
         default=PROJECT_ROOT / "models" / "heads",
         description="Directory holding the trained classifier heads.",
@@ -67,6 +76,12 @@ class Settings(BaseSettings):
     redact_audio: bool = Field(
         default=True, description="Write a redacted copy of the audio (tone over PII) to data_dir/audio."
     )
+
+    @field_validator("encoder_adapter", mode="before")
+    @classmethod
+    def _no_adapter(cls, v: object) -> object:
+        """``QM_ENCODER_ADAPTER=`` (empty) or ``none`` switches the adapter off."""
+        return None if isinstance(v, str) and v.strip().lower() in ("", "none") else v
 
     @property
     def resolved_database_url(self) -> str:

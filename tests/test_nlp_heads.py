@@ -253,3 +253,65 @@ def test_polite_requests_to_describe_are_open_questions() -> None:
              "Did you restart the router?"]
     got = [lab.question for lab in get_labeller().label(texts, ["agent"] * len(texts))]
     assert got == ["open", "open", "closed", "closed"]
+
+
+# ---- encoder adapter -------------------------------------------------------------------------
+
+ADAPTER = Path(__file__).resolve().parents[1] / "models" / "encoder"
+
+
+@pytest.fixture
+def adapter_copy(tmp_path: Path) -> Path:
+    dst = tmp_path / "encoder"
+    shutil.copytree(ADAPTER, dst)
+    return dst
+
+
+def test_adapter_changes_the_embedding_space_and_heads_record_it(labeller: Labeller) -> None:
+    from qm.nlp.adapter import file_digest
+    from qm.nlp.encoder import Encoder
+
+    enc = labeller.encoder
+    assert enc.adapter_digest == file_digest(ADAPTER / "adapter.npz")
+    for name in HEAD_NAMES:
+        assert labeller.heads[name].meta["encoder_adapter"] == enc.adapter_digest
+    plain = Encoder(adapter=None)
+    texts = ["I'm so sorry to hear that, that sounds really stressful.", "What seems to be the problem?"]
+    a, b = enc.encode(texts), plain.encode(texts)
+    cos = (a * b).sum(1)
+    assert np.all(cos < 0.999)  # the adapter really moved the vectors...
+    assert np.all(cos > 0.3)  # ...without destroying them
+
+
+def test_corrupt_adapter_names_file_and_command(adapter_copy: Path) -> None:
+    from qm.nlp.adapter import AdapterLoadError
+    from qm.nlp.encoder import Encoder
+
+    (adapter_copy / "adapter.npz").write_bytes(b"\x00garbage")
+    with pytest.raises(AdapterLoadError, match=r"adapter\.npz.*python -m qm\.nlp\.train") as err:
+        Encoder(adapter=adapter_copy)
+    assert isinstance(err.value, QMError)
+
+
+def test_missing_adapter_metadata_names_file(adapter_copy: Path) -> None:
+    from qm.nlp.adapter import AdapterLoadError
+    from qm.nlp.encoder import Encoder
+
+    (adapter_copy / "adapter.json").unlink()
+    with pytest.raises(AdapterLoadError, match=r"adapter\.json.*file not found"):
+        Encoder(adapter=adapter_copy)
+
+
+def test_heads_refuse_an_encoder_without_their_adapter() -> None:
+    from qm.nlp.encoder import Encoder
+
+    with pytest.raises(HeadLoadError, match=r"trained on encoder adapter [0-9a-f]{16} but the encoder has none"):
+        Labeller(HEADS, encoder=Encoder(adapter=None))
+
+
+def test_heads_refuse_a_float_encoder_when_trained_on_int8(labeller: Labeller) -> None:
+    from qm.nlp.encoder import Encoder
+
+    assert labeller.encoder.int8 and all(labeller.heads[n].meta["encoder_int8"] for n in HEAD_NAMES)
+    with pytest.raises(HeadLoadError, match=r"encoder_int8=True but the encoder runs with False"):
+        Labeller(HEADS, encoder=Encoder(adapter=ADAPTER, int8=False))

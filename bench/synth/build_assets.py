@@ -36,6 +36,8 @@ DEMO_AUDIO = ROOT / "qm" / "demo" / "audio"
 DEMO_CATALOG = ROOT / "qm" / "demo" / "calls.json"
 FIXTURE_DIR = ROOT / "tests" / "data" / "audio"
 BENCH_SCRIPTS = ROOT / "bench" / "calls" / "scripts"
+HELDOUT_SCRIPTS = ROOT / "bench" / "calls" / "heldout"  # looked at once for error analysis
+TEST_SCRIPTS = ROOT / "bench" / "calls" / "test"  # written last; nothing was tuned on it
 BENCH_AUDIO = ROOT / "bench" / "calls" / "audio"
 FIXTURE_MAX_BYTES = 100 * 1024
 SILENCE_S = 3.0
@@ -83,7 +85,8 @@ def build_fixtures() -> None:
 def build_bench(out_dir: Path = BENCH_AUDIO) -> list[dict[str, Path]]:
     """WAV + mono mix per bench script; skips calls already rendered from the same script bytes."""
     out: list[dict[str, Path]] = []
-    for path in sorted(BENCH_SCRIPTS.glob("*.yaml")):
+    for path in [*sorted(BENCH_SCRIPTS.glob("*.yaml")), *sorted(HELDOUT_SCRIPTS.glob("*.yaml")),
+                 *sorted(TEST_SCRIPTS.glob("*.yaml"))]:
         paths = ensure_rendered(path, out_dir, fmt="wav", mono=True)
         out.append(paths)
         _report(paths.values())

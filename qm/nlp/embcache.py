@@ -30,7 +30,10 @@ def default_cache_dir() -> Path:
 class EmbeddingCache:
     def __init__(self, encoder: Encoder, root: Path | None = None) -> None:
         self.encoder = encoder
-        tag = hashlib.sha1(f"{encoder.path.resolve()}|{encoder.max_length}".encode()).hexdigest()[:12]
+        ident = encoder.identity
+        if ident.endswith("|adapter=none"):  # keep the pre-adapter cache directory name
+            ident = f"{encoder.path.resolve()}|{encoder.max_length}"
+        tag = hashlib.sha1(ident.encode()).hexdigest()[:12]
         self.dir = (root or default_cache_dir()) / tag
         self.dir.mkdir(parents=True, exist_ok=True)
         self._texts: list[str] = []
@@ -75,6 +78,9 @@ class CachingEncoder:
         self.inner = encoder or get_encoder()
         self.path = self.inner.path
         self.max_length = self.inner.max_length
+        self.adapter_digest = self.inner.adapter_digest
+        self.int8 = self.inner.int8
+        self.identity = self.inner.identity
         self.cache = EmbeddingCache(self.inner)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qm.nlp.adapter import merge_adapter
+
 EMBEDDING_DIM = 384
 
 
@@ -31,7 +33,8 @@ class Encoder:
     """Mean-pooled MiniLM embeddings, L2-normalised."""
 
     def __init__(self, path: Path | None = None, threads: int = 0, max_length: int = 128,
-                 batch_size: int = 64, cache_size: int = 50_000) -> None:
+                 batch_size: int = 32, cache_size: int = 50_000, adapter: Path | None = None,
+                 int8: bool = False) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
@@ -49,6 +52,12 @@ class Encoder:
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
         self.model = AutoModel.from_pretrained(str(self.path), local_files_only=True)
         self.model.eval()
+        # the heads were trained on the adapted encoder: its digest identifies the embedding space
+        self.adapter = Path(adapter) if adapter else None
+        self.adapter_digest = merge_adapter(self.model, self.adapter) if self.adapter else None
+        self.int8 = int8
+        if int8:
+            self.model = quantize_int8(self.model)
         self.max_length = max_length
         self.batch_size = batch_size
         self._lock = threading.Lock()
@@ -94,17 +103,60 @@ class Encoder:
                 out[idx] = pooled.cpu().numpy()
 
 
+    @property
+    def identity(self) -> str:
+        """Names the embedding space (base weights + adapter), for caches and head compatibility."""
+        ident = f"{self.path.resolve()}|{self.max_length}|adapter={self.adapter_digest or 'none'}"
+        return ident + ("|int8" if self.int8 else "")
+
+
+def quantize_int8(model: object) -> object:
+    """Dynamic int8 (per-output-channel weights) for every Linear layer.
+
+    Why: on a 2-core AVX2 machine it encodes ~1.3x faster than float32 and the vectors
+    stay within cosine ~0.98 of the float ones; the heads are trained on the quantised
+    encoder's own vectors, so they never see a space they were not fitted on.
+    """
+    import warnings
+
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao deprecation notices, not actionable here
+        return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+
+
 @lru_cache(maxsize=4)
-def _cached(path: str | None, threads: int) -> Encoder:
-    return Encoder(Path(path) if path else None, threads=threads)
+def _cached(path: str | None, threads: int, adapter: str | None, int8: bool) -> Encoder:
+    return Encoder(Path(path) if path else None, threads=threads, adapter=Path(adapter) if adapter else None,
+                   int8=int8)
 
 
-def get_encoder(path: Path | None = None, threads: int | None = None) -> Encoder:
-    """The process-wide encoder (loaded on first use)."""
+_DEFAULT = object()
+
+
+def get_encoder(path: Path | None = None, threads: int | None = None,
+                adapter: Path | object | None = _DEFAULT, int8: bool | None = None) -> Encoder:
+    """The process-wide encoder (loaded on first use), with the configured adapter merged."""
+    from qm.config import get_settings
+
+    s = get_settings()
     if threads is None:
-        from qm.config import get_settings
-
-        s = get_settings()
         threads = s.nlp_threads
-        path = path or s.encoder_path
-    return _cached(str(path) if path else None, threads)
+    path = path or s.encoder_path
+    if adapter is _DEFAULT:
+        adapter = s.encoder_adapter
+    if int8 is None:
+        int8 = s.encoder_int8
+    return _cached(str(path) if path else None, threads, str(adapter) if adapter else None, int8)
+
+
+def get_similarity_encoder() -> Encoder:
+    """The plain float encoder (no adapter, no int8) for meaning match.
+
+    Why a second encoder: the adapter specialises the vectors for the heads (question,
+    empathy, sentiment), which bends the sentence-similarity geometry that all-MiniLM was
+    trained for and that rubric thresholds (e.g. "similarity ≥ 0.55 to a greeting") rely on.
+    """
+    return get_encoder(adapter=None, int8=False)

@@ -28,7 +28,7 @@ from qm.nlp.heads import (
     context_embeddings,
     read_heads_config,
 )
-from qm.nlp.questions import is_open_request, syntax_features
+from qm.nlp.questions import is_fact_request, is_open_request, syntax_features
 from qm.types import Empathy, QuestionType, Sentiment, UtteranceLabels
 
 if TYPE_CHECKING:
@@ -66,12 +66,14 @@ class HeadOutputs:
 class Labeller:
     def __init__(self, heads_dir: Path, encoder: Encoder | None = None) -> None:
         self.heads_dir = Path(heads_dir)
-        self._encoder = encoder
         self._lock = threading.Lock()
         hf = read_heads_config(self.heads_dir)
         self.heads: dict[str, MLPHead | HFHead] = {}
         for name in HEAD_NAMES:
             self.heads[name] = HFHead(name, hf[name]) if name in hf else MLPHead.load(self.heads_dir, name)
+        self._encoder = encoder
+        if encoder is not None:
+            self._check_embedding_space(encoder)
 
     @property
     def encoder(self) -> Encoder:
@@ -79,7 +81,28 @@ class Labeller:
             from qm.nlp.encoder import get_encoder
 
             self._encoder = get_encoder()
+            self._check_embedding_space(self._encoder)
         return self._encoder
+
+    def _check_embedding_space(self, encoder: Encoder) -> None:
+        """Heads only make sense on the embedding space they were trained on; refuse a mismatch
+        (e.g. a rebuilt adapter with old heads) instead of silently producing wrong labels."""
+        have = getattr(encoder, "adapter_digest", None)
+        have_int8 = bool(getattr(encoder, "int8", False))
+        for name, head in self.heads.items():
+            if not isinstance(head, MLPHead):
+                continue
+            want = head.meta.get("encoder_adapter")
+            if want != have:
+                raise HeadLoadError(
+                    self.heads_dir / f"{name}.json",
+                    f"it was trained on encoder adapter {want or 'none'} but the encoder has "
+                    f"{have or 'none'} (settings encoder_adapter / QM_ENCODER_ADAPTER)")
+            if bool(head.meta.get("encoder_int8", False)) != have_int8:
+                raise HeadLoadError(
+                    self.heads_dir / f"{name}.json",
+                    f"it was trained with encoder_int8={bool(head.meta.get('encoder_int8', False))} but the "
+                    f"encoder runs with {have_int8} (settings encoder_int8 / QM_ENCODER_INT8)")
 
     def predict(self, texts: Sequence[str], speakers: Sequence[str]) -> HeadOutputs:
         """Probabilities for every head; rows for empty texts are present but meaningless."""
@@ -113,6 +136,8 @@ class Labeller:
             for i, text in enumerate(clean):
                 if decision["question"][i] == closed and is_open_request(text):
                     decision["question"][i] = open_
+                elif decision["question"][i] == open_ and is_fact_request(text):
+                    decision["question"][i] = closed
         return HeadOutputs(proba, decision)
 
     def label(self, texts: Sequence[str], speakers: Sequence[str]) -> list[UtteranceLabels]:

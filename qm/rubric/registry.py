@@ -49,9 +49,9 @@ class PrepareContext:
     def encoder(self) -> Any:
         """An object with ``encode(list[str]) -> np.ndarray (n, d)``, rows L2-normalised."""
         if self._factory is None:
-            from qm.nlp.encoder import get_encoder
+            from qm.nlp.encoder import get_similarity_encoder
 
-            return get_encoder()
+            return get_similarity_encoder()
         return self._factory()
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -71,6 +72,22 @@ class CustomBehaviourSpec(PresenceSpec):
     negative: list[str] = Field(min_length=3)
     threshold: float = Field(default=0.5, gt=0, lt=1)
     min_similarity: float = Field(default=0.3, ge=0, le=1)
+    regex: list[str] = Field(default_factory=list)  # optional explicit cues; a match counts as found
+
+    @field_validator("regex", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            try:
+                re.compile(pattern, re.IGNORECASE)
+            except re.error as exc:
+                raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
+        return v
 
     @field_validator("positive", "negative")
     @classmethod
@@ -158,6 +175,7 @@ class CustomBehaviour(PresenceKind):
         self._pos: np.ndarray | None = None
         self.cache_path: Path | None = None
         self.from_cache = False
+        self._patterns = [re.compile(p, re.IGNORECASE) for p in spec.regex]
 
     def prepare(self, ctx: PrepareContext) -> None:
         if self.model is not None:
@@ -165,7 +183,8 @@ class CustomBehaviour(PresenceKind):
         enc: Any = ctx.encoder()
         s = self.spec
         self._pos = np.asarray(enc.encode(s.positive), dtype=np.float32)
-        key = cache_key(s.positive, s.negative, str(getattr(enc, "path", type(enc).__name__)))
+        ident = getattr(enc, "identity", None) or str(getattr(enc, "path", type(enc).__name__))
+        key = cache_key(s.positive, s.negative, ident)
         self.cache_path = _cache_dir() / f"{key}.json"
         model = _load_cached(self.cache_path)
         self.from_cache = model is not None and model.coef.shape[0] == self._pos.shape[1]
@@ -182,6 +201,9 @@ class CustomBehaviour(PresenceKind):
         sims = (x @ self._pos.T).max(axis=1)
         out = []
         for u, p, sim in zip(utts, probs, sims, strict=True):
+            if any(rx.search(u.text) for rx in self._patterns):
+                out.append(Match(u, 1.0, True, "regex"))
+                continue
             ok = bool(u.text.strip()) and p >= self.spec.threshold and sim >= self.spec.min_similarity
             out.append(Match(u, float(p), ok, f"p={p:.2f}, similarity {sim:.2f}"))
         return out
@@ -189,5 +211,6 @@ class CustomBehaviour(PresenceKind):
     def summary(self) -> str:
         s = self.spec
         where = s.window.describe() if s.window else "whole call"
+        rx = f", {len(s.regex)} regex" if s.regex else ""
         return (f"{s.mode} {s.speaker} behaviour ({len(s.positive)} positive / {len(s.negative)} negative "
-                f"examples, p ≥ {s.threshold:g}; {where})")
+                f"examples, p ≥ {s.threshold:g}{rx}; {where})")
