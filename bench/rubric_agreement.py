@@ -7,9 +7,8 @@ calls: ``dev`` (bench/calls/scripts, 13 calls; the rubric was tuned on their tex
 (bench/calls/heldout, 12 calls; used once for error analysis, then the rubric's greeting,
 resolution and professionalism examples were widened) and ``test`` (bench/calls/test, 12 calls
 written last; only the identity regex was changed after a first look).  Each call carries a human
-verdict per criterion of rubrics/default.yaml (pass / fail / not applicable).  The calls are rendered to stereo audio with voices and scripts
-that differ from the demo calls (needs espeak-ng/flite once) and scored by the real pipeline:
-Whisper, redaction, the classifier heads, metrics and the rubric.  A call agrees on a criterion when
+verdict per criterion of rubrics/default.yaml (pass / fail / not applicable).  The calls are
+rendered to stereo audio (needs espeak-ng/flite once) and scored by the real pipeline: Whisper, redaction, the classifier heads, metrics and the rubric.  A call agrees on a criterion when
 qm's ``passed`` (True / False / None) equals the label.  Prints per-criterion agreement and kappa.
 """
 
