@@ -8,7 +8,8 @@ calls: ``dev`` (bench/calls/scripts, 13 calls; the rubric was tuned on their tex
 resolution and professionalism examples were widened) and ``test`` (bench/calls/test, 12 calls
 written last; only the identity regex was changed after a first look).  Each call carries a human
 verdict per criterion of rubrics/default.yaml (pass / fail / not applicable).  The calls are
-rendered to stereo audio (needs espeak-ng/flite once) and scored by the real pipeline: Whisper, redaction, the classifier heads, metrics and the rubric.  A call agrees on a criterion when
+rendered to stereo audio (needs espeak-ng/flite once) and scored by the real pipeline: Whisper,
+redaction, the classifier heads, metrics and the rubric.  A call agrees on a criterion when
 qm's ``passed`` (True / False / None) equals the label.  Prints per-criterion agreement and kappa.
 """
 
