@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.synth.make_call import ensure_rendered, load_script
+from bench.wer import wer
 
 SETS = {"dev": ("scripts",), "heldout": ("heldout",), "test": ("test",), "all": ("scripts", "heldout", "test")}
 CALLS = Path(__file__).resolve().parent / "calls"
@@ -34,6 +35,9 @@ AUDIO = Path(__file__).resolve().parent / "calls" / "audio"
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--set", choices=sorted(SETS), default="test", help="which labelled calls (%(default)s)")
+    ap.add_argument("--max-agent-wer", type=float, default=None,
+                    help="also report agreement on calls whose agent-channel WER is at most this (e.g. 0.25): "
+                         "separates rubric errors from unintelligible synthetic voices")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("QM_DATA_DIR", tempfile.mkdtemp(prefix="qm-agree-"))
@@ -41,6 +45,7 @@ def main() -> None:
     from qm.rubric.calibrate import cohen_kappa
 
     pipe = Pipeline()
+    agent_wer: dict[str, float] = {}
     per: dict[str, list[tuple[object, object, str]]] = {}
     scripts = [p for folder in SETS[args.set] for p in sorted((CALLS / folder).glob("*.yaml"))]
     for script_path in scripts:
@@ -49,13 +54,41 @@ def main() -> None:
             continue
         paths = ensure_rendered(script_path, AUDIO, fmt="wav", mono=True)
         doc = pipe.score(paths["stereo"], agent_id=script.agent_id, call_id=script.call_id,
+                         agent_channel=script.agent_channel,
                          save=False).to_contract()
         got = {c["id"]: c["passed"] for c in doc["criteria"]}
+        ref = " ".join(t.text for t in script.turns if t.speaker == "agent")
+        hyp = " ".join(u["text"] for u in doc["utterances"] if u["speaker"] == "agent")
+        agent_wer[script.call_id] = wer([ref], [hyp])[0]
         for crit, label in script.labels.items():
             if crit in got:
                 per.setdefault(crit, []).append((label, got[crit], script.call_id))
+    rows = table(per, cohen_kappa)
+    total = sum(r["agree"] for r in rows), sum(r["calls"] for r in rows)
+    clear = None
+    if args.max_agent_wer is not None:
+        keep = {c for c, w in agent_wer.items() if w <= args.max_agent_wer}
+        clear = table({k: [p for p in v if p[2] in keep] for k, v in per.items()}, cohen_kappa)
+    if args.json:
+        print(json.dumps({"set": args.set, "calls": len(scripts), "criteria": rows,
+                          "overall_pct": round(100 * total[0] / max(total[1], 1), 1),
+                          "agent_wer": {c: round(w, 3) for c, w in agent_wer.items()},
+                          "intelligible_calls": clear}, indent=2))
+        return
+    print(f"set: {args.set} ({len(scripts)} calls)")
+    show(rows)
+    print("agent-channel WER per call: " + ", ".join(f"{c.split('-')[1]} {w:.0%}" for c, w in agent_wer.items()))
+    if clear is not None:
+        n = len({p[2] for v in per.values() for p in v if agent_wer[p[2]] <= args.max_agent_wer})
+        print(f"\ncalls with agent WER <= {args.max_agent_wer:.0%} ({n} calls):")
+        show(clear)
+
+
+def table(per: dict[str, list[tuple[object, object, str]]], cohen_kappa) -> list[dict]:
     rows = []
     for crit, pairs in per.items():
+        if not pairs:
+            continue
         agree = sum(a == b for a, b, _ in pairs)
         enc = {True: "pass", False: "fail", None: "n/a"}
         kappa = cohen_kappa([enc[a] for a, _, _ in pairs], [enc[b] for _, b, _ in pairs])
@@ -63,12 +96,11 @@ def main() -> None:
                      "agreement_pct": round(100 * agree / len(pairs), 1),
                      "kappa": None if kappa is None else round(kappa, 3),
                      "disagreements": [f"{c}: human {a}, qm {b}" for a, b, c in pairs if a != b]})
+    return rows
+
+
+def show(rows: list[dict]) -> None:
     total = sum(r["agree"] for r in rows), sum(r["calls"] for r in rows)
-    if args.json:
-        print(json.dumps({"set": args.set, "calls": len(scripts), "criteria": rows,
-                          "overall_pct": round(100 * total[0] / max(total[1], 1), 1)}, indent=2))
-        return
-    print(f"set: {args.set} ({len(scripts)} calls)")
     print(f"{'criterion':24} {'agree':>7} {'%':>6} {'kappa':>6}")
     for r in rows:
         k = "-" if r["kappa"] is None else f"{r['kappa']:.2f}"

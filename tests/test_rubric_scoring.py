@@ -16,7 +16,16 @@ import pytest
 
 from qm.config import PROJECT_ROOT, get_settings
 from qm.metrics import compute_metrics
-from qm.rubric import CallView, CriterionKind, Rubric, ScoringInput, Verdict, load_rubric, register_kind
+from qm.rubric import (
+    CallView,
+    CriterionKind,
+    Rubric,
+    RubricError,
+    ScoringInput,
+    Verdict,
+    load_rubric,
+    register_kind,
+)
 from qm.rubric.kinds.custom import CustomBehaviour
 from qm.rubric.loader import clear_memo
 from qm.rubric.spec import CriterionSpec
@@ -325,6 +334,21 @@ def test_custom_behaviour_detects_and_caches(rubric_file: Any, isolated_data_dir
     cached = again.kinds[0]
     assert isinstance(cached, CustomBehaviour) and cached.from_cache
     assert only(again.score(offer)) == first  # the cached model scores byte-identically
+
+
+def test_custom_behaviour_regex_counts_as_found(rubric_file: Any) -> None:
+    r = rubric_file(CALLBACK + "  regex: ['\\bcallback (at|on) \\d']\n")
+    # far from every positive example, so only the explicit cue can find it
+    odd = call([("agent", 0, 2, "Callback at 4 confirmed, reference 77.", lab())])
+    res = only(r.score(odd))
+    assert res.passed is True and res.evidence == [0] and "regex" in res.detail
+    plain = call([("agent", 0, 2, "Your balance is forty pounds.", lab())])
+    assert only(r.score(plain)).passed is False
+
+
+def test_custom_behaviour_bad_regex_is_a_clear_error(rubric_file: Any) -> None:
+    with pytest.raises(RubricError, match=r"does not compile"):
+        rubric_file(CALLBACK + "  regex: ['callback (']\n")
 
 
 # --- metric --------------------------------------------------------------------------------------------------
