@@ -309,9 +309,52 @@ def test_heads_refuse_an_encoder_without_their_adapter() -> None:
         Labeller(HEADS, encoder=Encoder(adapter=None))
 
 
-def test_heads_refuse_a_float_encoder_when_trained_on_int8(labeller: Labeller) -> None:
+@pytest.mark.parametrize(("int8", "runtime", "message"), [
+    (True, "torch", r"encoder_runtime=onnx but the encoder runs with torch"),
+    (False, "onnx", r"encoder_int8=True but the encoder runs with False"),
+])
+def test_heads_refuse_an_encoder_run_differently(labeller: Labeller, int8: bool, runtime: str, message: str) -> None:
     from qm.nlp.encoder import Encoder
 
-    assert labeller.encoder.int8 and all(labeller.heads[n].meta["encoder_int8"] for n in HEAD_NAMES)
-    with pytest.raises(HeadLoadError, match=r"encoder_int8=True but the encoder runs with False"):
-        Labeller(HEADS, encoder=Encoder(adapter=ADAPTER, int8=False))
+    enc = labeller.encoder
+    assert enc.int8 and enc.runtime == "onnx"
+    assert all(labeller.heads[n].meta["encoder_runtime"] == "onnx" for n in HEAD_NAMES)
+    with pytest.raises(HeadLoadError, match=message):
+        Labeller(HEADS, encoder=Encoder(adapter=ADAPTER, int8=int8, runtime=runtime))
+
+
+def test_onnx_runtime_matches_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qm.nlp.encoder import Encoder
+
+    monkeypatch.setenv("QM_ONNX_CACHE", str(tmp_path))
+    texts = ["Thanks for calling, how can I help?", "I'm really worried about the bill.", "ok"]
+    a = Encoder(adapter=ADAPTER, runtime="onnx").encode(texts)
+    b = Encoder(adapter=ADAPTER, runtime="torch").encode(texts)
+    assert np.all((a * b).sum(1) > 0.9999)
+    assert len(list(tmp_path.rglob("encoder.onnx"))) == 1  # exported once into the cache, not the repo
+
+
+def test_onnx_export_failure_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import qm.nlp.onnx_runtime as ortmod
+    from qm.errors import ModelError
+    from qm.nlp.encoder import Encoder
+
+    monkeypatch.setenv("QM_ONNX_CACHE", str(tmp_path))
+
+    def boom(model: object, dest: Path) -> None:  # injected fault: the exporter is missing
+        raise ImportError("No module named 'onnx'")
+
+    monkeypatch.setattr(ortmod, "_export", boom)
+    with pytest.raises(ModelError, match=r"could not export the encoder to ONNX.*QM_ENCODER_RUNTIME=torch"):
+        Encoder(adapter=None, runtime="onnx")
+
+
+def test_corrupt_cached_onnx_file_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import qm.nlp.onnx_runtime as ortmod
+    from qm.errors import ModelError
+    from qm.nlp.encoder import Encoder
+
+    monkeypatch.setenv("QM_ONNX_CACHE", str(tmp_path))
+    monkeypatch.setattr(ortmod, "_export", lambda model, dest: Path(dest).write_bytes(b"not onnx"))
+    with pytest.raises(ModelError, match=r"cannot load the cached ONNX encoder .*encoder\.onnx.*Delete that file"):
+        Encoder(adapter=None, runtime="onnx")

@@ -80,6 +80,7 @@ class CachingEncoder:
         self.max_length = self.inner.max_length
         self.adapter_digest = self.inner.adapter_digest
         self.int8 = self.inner.int8
+        self.runtime = self.inner.runtime
         self.identity = self.inner.identity
         self.cache = EmbeddingCache(self.inner)
 

@@ -34,7 +34,7 @@ class Encoder:
 
     def __init__(self, path: Path | None = None, threads: int = 0, max_length: int = 128,
                  batch_size: int = 32, cache_size: int = 50_000, adapter: Path | None = None,
-                 int8: bool = False) -> None:
+                 int8: bool = False, runtime: str = "torch") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
@@ -56,7 +56,16 @@ class Encoder:
         self.adapter = Path(adapter) if adapter else None
         self.adapter_digest = merge_adapter(self.model, self.adapter) if self.adapter else None
         self.int8 = int8
-        if int8:
+        if runtime not in ("torch", "onnx"):
+            raise ValueError(f"encoder runtime must be 'torch' or 'onnx', got {runtime!r}")
+        self.runtime = runtime
+        self._session = None
+        if runtime == "onnx":
+            from qm.nlp.onnx_runtime import load_session
+
+            self._session = load_session(self.model, self._export_key(), int8, threads)
+            self.model = None  # the session holds the weights; free the torch copy
+        elif int8:
             self.model = quantize_int8(self.model)
         self.max_length = max_length
         self.batch_size = batch_size
@@ -86,9 +95,24 @@ class Encoder:
                 self._cache.popitem(last=False)
         return out
 
+    def _export_key(self) -> str:
+        return f"{self.path.resolve()}|adapter={self.adapter_digest or 'none'}"
+
     def _encode_into(self, out: np.ndarray, clean: list[str], todo: list[int]) -> None:
         torch = self._torch
         order = sorted(todo, key=lambda i: len(clean[i]))
+        if self._session is not None:
+            for s in range(0, len(order), self.batch_size):
+                idx = order[s : s + self.batch_size]
+                batch = self.tokenizer([clean[i] for i in idx], padding=True, truncation=True,
+                                       max_length=self.max_length, return_tensors="np")
+                feeds = {i.name: batch[i.name].astype(np.int64) for i in self._session.get_inputs()}
+                hidden = self._session.run(None, feeds)[0]
+                mask = batch["attention_mask"][..., None].astype(np.float32)
+                pooled = (hidden * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
+                pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+                out[idx] = pooled
+            return
         with torch.inference_mode():
             for s in range(0, len(order), self.batch_size):
                 idx = order[s : s + self.batch_size]
@@ -107,7 +131,8 @@ class Encoder:
     def identity(self) -> str:
         """Names the embedding space (base weights + adapter), for caches and head compatibility."""
         ident = f"{self.path.resolve()}|{self.max_length}|adapter={self.adapter_digest or 'none'}"
-        return ident + ("|int8" if self.int8 else "")
+        ident += "|int8" if self.int8 else ""
+        return ident + ("|onnx" if self.runtime == "onnx" else "")
 
 
 def quantize_int8(model: object) -> object:
@@ -128,16 +153,17 @@ def quantize_int8(model: object) -> object:
 
 
 @lru_cache(maxsize=4)
-def _cached(path: str | None, threads: int, adapter: str | None, int8: bool) -> Encoder:
+def _cached(path: str | None, threads: int, adapter: str | None, int8: bool, runtime: str) -> Encoder:
     return Encoder(Path(path) if path else None, threads=threads, adapter=Path(adapter) if adapter else None,
-                   int8=int8)
+                   int8=int8, runtime=runtime)
 
 
 _DEFAULT = object()
 
 
 def get_encoder(path: Path | None = None, threads: int | None = None,
-                adapter: Path | object | None = _DEFAULT, int8: bool | None = None) -> Encoder:
+                adapter: Path | object | None = _DEFAULT, int8: bool | None = None,
+                runtime: str | None = None) -> Encoder:
     """The process-wide encoder (loaded on first use), with the configured adapter merged."""
     from qm.config import get_settings
 
@@ -149,7 +175,8 @@ def get_encoder(path: Path | None = None, threads: int | None = None,
         adapter = s.encoder_adapter
     if int8 is None:
         int8 = s.encoder_int8
-    return _cached(str(path) if path else None, threads, str(adapter) if adapter else None, int8)
+    return _cached(str(path) if path else None, threads, str(adapter) if adapter else None, int8,
+                   runtime or s.encoder_runtime)
 
 
 def get_similarity_encoder() -> Encoder:
@@ -159,4 +186,4 @@ def get_similarity_encoder() -> Encoder:
     empathy, sentiment), which bends the sentence-similarity geometry that all-MiniLM was
     trained for and that rubric thresholds (e.g. "similarity ≥ 0.55 to a greeting") rely on.
     """
-    return get_encoder(adapter=None, int8=False)
+    return get_encoder(adapter=None, int8=False, runtime="torch")

