@@ -146,9 +146,7 @@ def test_deterministic(labeller: Labeller) -> None:
 
 @pytest.fixture
 def heads_copy(tmp_path: Path) -> Path:
-    dst = tmp_path / "heads"
-    shutil.copytree(HEADS, dst)
-    return dst
+    return Path(shutil.copytree(HEADS, tmp_path / "heads"))
 
 
 def test_missing_head_file_names_file_and_command(heads_copy: Path) -> None:
@@ -262,9 +260,7 @@ ADAPTER = Path(__file__).resolve().parents[1] / "models" / "encoder"
 
 @pytest.fixture
 def adapter_copy(tmp_path: Path) -> Path:
-    dst = tmp_path / "encoder"
-    shutil.copytree(ADAPTER, dst)
-    return dst
+    return Path(shutil.copytree(ADAPTER, tmp_path / "encoder"))
 
 
 def test_adapter_changes_the_embedding_space_and_heads_record_it(labeller: Labeller) -> None:
@@ -305,13 +301,13 @@ def test_missing_adapter_metadata_names_file(adapter_copy: Path) -> None:
 def test_heads_refuse_an_encoder_without_their_adapter() -> None:
     from qm.nlp.encoder import Encoder
 
-    with pytest.raises(HeadLoadError, match=r"trained on encoder adapter [0-9a-f]{16} but the encoder has none"):
+    with pytest.raises(HeadLoadError, match=r"trained with encoder adapter [0-9a-f]{16} but the encoder has None"):
         Labeller(HEADS, encoder=Encoder(adapter=None))
 
 
 @pytest.mark.parametrize(("int8", "runtime", "message"), [
-    (True, "torch", r"encoder_runtime=onnx but the encoder runs with torch"),
-    (False, "onnx", r"encoder_int8=True but the encoder runs with False"),
+    (True, "torch", r"trained with encoder runtime onnx but the encoder has torch"),
+    (False, "onnx", r"trained with encoder int8 True but the encoder has False"),
 ])
 def test_heads_refuse_an_encoder_run_differently(labeller: Labeller, int8: bool, runtime: str, message: str) -> None:
     from qm.nlp.encoder import Encoder

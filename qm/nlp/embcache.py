@@ -30,10 +30,7 @@ def default_cache_dir() -> Path:
 class EmbeddingCache:
     def __init__(self, encoder: Encoder, root: Path | None = None) -> None:
         self.encoder = encoder
-        ident = encoder.identity
-        if ident.endswith("|adapter=none"):  # keep the pre-adapter cache directory name
-            ident = f"{encoder.path.resolve()}|{encoder.max_length}"
-        tag = hashlib.sha1(ident.encode()).hexdigest()[:12]
+        tag = hashlib.sha1(encoder.identity.encode()).hexdigest()[:12]
         self.dir = (root or default_cache_dir()) / tag
         self.dir.mkdir(parents=True, exist_ok=True)
         self._texts: list[str] = []

@@ -64,6 +64,7 @@ class Encoder:
             from qm.nlp.onnx_runtime import load_session
 
             self._session = load_session(self.model, self._export_key(), int8, threads)
+            self._session_inputs = [i.name for i in self._session.get_inputs()]
             self.model = None  # the session holds the weights; free the torch copy
         elif int8:
             self.model = quantize_int8(self.model)
@@ -106,7 +107,7 @@ class Encoder:
                 idx = order[s : s + self.batch_size]
                 batch = self.tokenizer([clean[i] for i in idx], padding=True, truncation=True,
                                        max_length=self.max_length, return_tensors="np")
-                feeds = {i.name: batch[i.name].astype(np.int64) for i in self._session.get_inputs()}
+                feeds = {name: batch[name].astype(np.int64) for name in self._session_inputs}
                 hidden = self._session.run(None, feeds)[0]
                 mask = batch["attention_mask"][..., None].astype(np.float32)
                 pooled = (hidden * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
@@ -125,7 +126,6 @@ class Encoder:
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
                 out[idx] = pooled.cpu().numpy()
-
 
     @property
     def identity(self) -> str:

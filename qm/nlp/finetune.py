@@ -200,7 +200,6 @@ def finetune(dialogues: Sequence[Dialogue], out_dir: Path, encoder_path: Path,
     def evaluate() -> tuple[float, dict]:
         model.eval()
         lora.drop.eval()
-        embs = []
         order = sorted(range(len(val)), key=lambda i: len(val[i].text))
         emb = torch.zeros(len(val), 384)
         with torch.inference_mode():
@@ -209,13 +208,13 @@ def finetune(dialogues: Sequence[Dialogue], out_dir: Path, encoder_path: Path,
                 b = tok([val[i].text for i in idx], padding=True, truncation=True,
                         max_length=cfg.max_length, return_tensors="pt")
                 emb[idx] = _pool(model, b)
-            embs = emb
+
             total_obj, parts = 0.0, {}
             for t, spec in specs.items():
                 sel = [i for i, ex in enumerate(val) if t in ex.labels]
                 if not sel:
                     continue
-                pred = heads[t](embs[sel]).argmax(1).tolist()
+                pred = heads[t](emb[sel]).argmax(1).tolist()
                 m = Matrix(np.zeros((len(sel), 0)), [LABELS[t][val[i].labels[t]] for i in sel],
                            [val[i].corpus for i in sel], [], [])
                 obj, p = score(m, [LABELS[t][k] for k in pred], spec)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -87,28 +87,23 @@ class Labeller:
     def _check_embedding_space(self, encoder: Encoder) -> None:
         """Heads only make sense on the embedding space they were trained on; refuse a mismatch
         (e.g. a rebuilt adapter with old heads) instead of silently producing wrong labels."""
-        have = getattr(encoder, "adapter_digest", None)
-        have_int8 = bool(getattr(encoder, "int8", False))
+        have = {
+            "encoder_adapter": getattr(encoder, "adapter_digest", None),
+            "encoder_runtime": getattr(encoder, "runtime", "torch"),
+            "encoder_int8": bool(getattr(encoder, "int8", False)),
+        }
+        defaults = {"encoder_adapter": None, "encoder_runtime": "torch", "encoder_int8": False}
         for name, head in self.heads.items():
             if not isinstance(head, MLPHead):
                 continue
-            want = head.meta.get("encoder_adapter")
-            if want != have:
-                raise HeadLoadError(
-                    self.heads_dir / f"{name}.json",
-                    f"it was trained on encoder adapter {want or 'none'} but the encoder has "
-                    f"{have or 'none'} (settings encoder_adapter / QM_ENCODER_ADAPTER)")
-            have_rt = getattr(encoder, "runtime", "torch")
-            if head.meta.get("encoder_runtime", "torch") != have_rt:
-                raise HeadLoadError(
-                    self.heads_dir / f"{name}.json",
-                    f"it was trained with encoder_runtime={head.meta.get('encoder_runtime', 'torch')} but the "
-                    f"encoder runs with {have_rt} (settings encoder_runtime / QM_ENCODER_RUNTIME)")
-            if bool(head.meta.get("encoder_int8", False)) != have_int8:
-                raise HeadLoadError(
-                    self.heads_dir / f"{name}.json",
-                    f"it was trained with encoder_int8={bool(head.meta.get('encoder_int8', False))} but the "
-                    f"encoder runs with {have_int8} (settings encoder_int8 / QM_ENCODER_INT8)")
+            for key, value in have.items():
+                want = head.meta.get(key, defaults[key])
+                if want != value:
+                    setting = key.removeprefix("encoder_")
+                    raise HeadLoadError(
+                        self.heads_dir / f"{name}.json",
+                        f"it was trained with encoder {setting} {want} but the encoder has {value} "
+                        f"(settings encoder_{setting} / QM_ENCODER_{setting.upper()})")
 
     def predict(self, texts: Sequence[str], speakers: Sequence[str]) -> HeadOutputs:
         """Probabilities for every head; rows for empty texts are present but meaningless."""
@@ -148,11 +143,9 @@ class Labeller:
 
     def label(self, texts: Sequence[str], speakers: Sequence[str]) -> list[UtteranceLabels]:
         """Labels for each utterance, in order; ``speakers`` give agent/customer for context."""
-        from threadpoolctl import threadpool_limits
-
         # The heads' and spaCy's matrices are tiny: multi-threaded BLAS only spins and steals the
         # cores the encoder runtime is using (measured 253 -> 290 utterances/s on 2 cores).
-        with self._lock, threadpool_limits(limits=1, user_api="blas"):
+        with self._lock, _blas_controller().limit(limits=1, user_api="blas"):
             out = self.predict(texts, speakers)
         result: list[UtteranceLabels] = []
         for i, text in enumerate(texts):
@@ -174,6 +167,14 @@ class Labeller:
                 question=question,
             ))
         return result
+
+
+@lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    """Scanning the loaded BLAS libraries costs milliseconds; do it once per process."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 @lru_cache(maxsize=4)

@@ -42,9 +42,7 @@ def _export(model: Any, dest: Path) -> None:
                               token_type_ids=token_type_ids).last_hidden_state
 
     ids = torch.tensor([[101, 7592, 102]])
-    dyn = {"b": 0, "s": 1}
-    axes = {n: {dyn["b"]: "batch", dyn["s"]: "seq"} for n in
-            ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")}
+    axes = {n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(_Hidden(model).eval(), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(dest),
@@ -57,8 +55,13 @@ def _quantize(src: Path, dest: Path) -> None:
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # pre-processing hint
-    quantize_dynamic(str(src), str(dest), weight_type=QuantType.QInt8, per_channel=True)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))  # its "consider pre-processing" hint goes to the root logger
+    try:
+        quantize_dynamic(str(src), str(dest), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.setLevel(level)
 
 
 def exported_model(model: Any, key: str, int8: bool) -> Path:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -72,22 +71,6 @@ class CustomBehaviourSpec(PresenceSpec):
     negative: list[str] = Field(min_length=3)
     threshold: float = Field(default=0.5, gt=0, lt=1)
     min_similarity: float = Field(default=0.3, ge=0, le=1)
-    regex: list[str] = Field(default_factory=list)  # optional explicit cues; a match counts as found
-
-    @field_validator("regex", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, v: list[str]) -> list[str]:
-        for pattern in v:
-            try:
-                re.compile(pattern, re.IGNORECASE)
-            except re.error as exc:
-                raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
-        return v
 
     @field_validator("positive", "negative")
     @classmethod
@@ -175,7 +158,7 @@ class CustomBehaviour(PresenceKind):
         self._pos: np.ndarray | None = None
         self.cache_path: Path | None = None
         self.from_cache = False
-        self._patterns = [re.compile(p, re.IGNORECASE) for p in spec.regex]
+        self._patterns = spec.patterns()
 
     def prepare(self, ctx: PrepareContext) -> None:
         if self.model is not None:

@@ -10,7 +10,6 @@ matches or its best similarity to an example reaches ``threshold``.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 import numpy as np
@@ -27,10 +26,9 @@ DEFAULT_THRESHOLD = 0.55
 class PhraseSpec(PresenceSpec):
     kind: Literal["phrase"] = "phrase"
     examples: list[str] = Field(default_factory=list)
-    regex: list[str] = Field(default_factory=list)
     threshold: float = Field(default=DEFAULT_THRESHOLD, gt=0, le=1)
 
-    @field_validator("regex", "examples", mode="before")
+    @field_validator("examples", mode="before")
     @classmethod
     def _listify(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
@@ -40,16 +38,6 @@ class PhraseSpec(PresenceSpec):
     def _nonblank(cls, v: list[str]) -> list[str]:
         if any(not e.strip() for e in v):
             raise ValueError("an example sentence is empty")
-        return v
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, v: list[str]) -> list[str]:
-        for pattern in v:
-            try:
-                re.compile(pattern, re.IGNORECASE)
-            except re.error as exc:
-                raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
         return v
 
     @model_validator(mode="after")
@@ -68,7 +56,7 @@ class Phrase(PresenceKind):
     def __init__(self, spec: PhraseSpec) -> None:
         super().__init__(spec)
         self.what = "phrase"
-        self._patterns = [re.compile(p, re.IGNORECASE) for p in spec.regex]
+        self._patterns = spec.patterns()
         self._examples: np.ndarray | None = None
 
     def prepare(self, ctx: PrepareContext) -> None:

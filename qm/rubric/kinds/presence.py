@@ -7,8 +7,11 @@ applicable when the speaker never spoke: a silent agent is not "polite".
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
 
 from qm.rubric.registry import CriterionKind, Verdict
 from qm.rubric.spec import CriterionSpec, SpeakerSel, Window
@@ -30,6 +33,25 @@ class PresenceSpec(CriterionSpec):
     speaker: SpeakerSel = "agent"
     window: Window | None = None
     mode: Mode = "required"
+    regex: list[str] = Field(default_factory=list)  # explicit cues: a match counts as found on its own
+
+    @field_validator("regex", mode="before")
+    @classmethod
+    def _listify_regex(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            try:
+                re.compile(pattern, re.IGNORECASE)
+            except re.error as exc:
+                raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
+        return v
+
+    def patterns(self) -> list[re.Pattern[str]]:
+        return [re.compile(p, re.IGNORECASE) for p in self.regex]
 
 
 class PresenceKind(CriterionKind):
