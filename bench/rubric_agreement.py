@@ -1,6 +1,7 @@
 """End-to-end agreement of the default rubric with human labels on the labelled bench calls.
 
-Usage: .venv/bin/python bench/rubric_agreement.py [--set dev|heldout|test|all] [--json]
+Usage: .venv/bin/python bench/rubric_agreement.py [--set dev|heldout|test|seen|blind|all] [--json]
+       [--data-dir DIR [--rescore]] [--rubric NAME|PATH]
 
 Three labelled sets, each written by a different author and with different voices from the demo
 calls: ``dev`` (bench/calls/scripts, 13 calls; the rubric was tuned on their text), ``heldout``
@@ -11,6 +12,10 @@ verdict per criterion of rubrics/default.yaml (pass / fail / not applicable).  T
 rendered to stereo audio (needs espeak-ng/flite once) and scored by the real pipeline: Whisper,
 redaction, the classifier heads, metrics and the rubric.  A call agrees on a criterion when
 qm's ``passed`` (True / False / None) equals the label.  Prints per-criterion agreement and kappa.
+
+``--data-dir`` keeps the scored calls in a store there; a later ``--rescore`` run re-scores those stored
+transcripts (``Pipeline.rescore``: classifiers, metrics and rubric, no Whisper), which is how a rubric
+edit is checked in seconds instead of minutes.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.synth.make_call import ensure_rendered, load_script
 from bench.wer import wer
 
-SETS = {"dev": ("scripts",), "heldout": ("heldout",), "test": ("test",), "all": ("scripts", "heldout", "test")}
+SETS = {"dev": ("scripts",), "heldout": ("heldout",), "test": ("test",), "blind": ("blind",),
+        "seen": ("scripts", "heldout", "test"), "all": ("scripts", "heldout", "test", "blind")}
 CALLS = Path(__file__).resolve().parent / "calls"
 AUDIO = Path(__file__).resolve().parent / "calls" / "audio"
 
@@ -39,7 +45,15 @@ def main() -> None:
                     help="also report agreement on calls whose agent-channel WER is at most this (e.g. 0.25): "
                          "separates rubric errors from unintelligible synthetic voices")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--data-dir", type=Path, default=None, help="keep the scored calls in a store here")
+    ap.add_argument("--rescore", action="store_true",
+                    help="re-score the calls stored in --data-dir (no Whisper) instead of transcribing")
+    ap.add_argument("--rubric", default=None, help="rubric name or YAML path (default: the configured one)")
     args = ap.parse_args()
+    if args.rescore and args.data_dir is None:
+        ap.error("--rescore needs --data-dir (where an earlier run stored the calls)")
+    if args.data_dir is not None:
+        os.environ["QM_DATA_DIR"] = str(args.data_dir.resolve())
     os.environ.setdefault("QM_DATA_DIR", tempfile.mkdtemp(prefix="qm-agree-"))
     from qm.pipeline import Pipeline
     from qm.rubric.calibrate import cohen_kappa
@@ -52,10 +66,13 @@ def main() -> None:
         script = load_script(script_path)
         if not script.labels:
             continue
-        paths = ensure_rendered(script_path, AUDIO, fmt="wav", mono=True)
-        doc = pipe.score(paths["stereo"], agent_id=script.agent_id, call_id=script.call_id,
-                         agent_channel=script.agent_channel,
-                         save=False).to_contract()
+        if args.rescore:
+            doc = pipe.rescore(script.call_id, rubric=args.rubric).to_contract()
+        else:
+            paths = ensure_rendered(script_path, AUDIO, fmt="wav", mono=True)
+            doc = pipe.score(paths["stereo"], agent_id=script.agent_id, call_id=script.call_id,
+                             agent_channel=script.agent_channel, rubric=args.rubric,
+                             save=args.data_dir is not None).to_contract()
         got = {c["id"]: c["passed"] for c in doc["criteria"]}
         ref = " ".join(t.text for t in script.turns if t.speaker == "agent")
         hyp = " ".join(u["text"] for u in doc["utterances"] if u["speaker"] == "agent")

@@ -6,17 +6,18 @@ criterion of rubrics/default.yaml.  This bench scores the scripts' *text*
 criteria can be checked on their own: greeting, identity verification,
 resolution, professionalism and closing need only text; active listening is
 scored from a timeline laid out like the renderer does (turn pauses, holds,
-overlaps) at 150 words per minute.  Label-based criteria (empathy, questioning,
-customer outcome) need the classifier heads and are left to the end-to-end
-bench.
+overlaps) at 150 words per minute.  With ``--labels`` the utterances are also
+labelled by the real classifier heads (sentiment, emotion, empathy, question), so
+all nine criteria are scored: the rubric and the heads on the exact words, without
+speech recognition (the end-to-end bench, ``bench/rubric_agreement.py``, adds ASR).
 
-Run: .venv/bin/python -m bench.rubric_scripts [dev|heldout|all]   (default dev; heldout =
-bench/calls/heldout, 12 calls nothing was tuned on)
+Run: .venv/bin/python -m bench.rubric_scripts [dev|heldout|test|blind|seen|all] [--labels]
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from bench.synth.make_call import load_script
@@ -26,14 +27,16 @@ from qm.rubric.calibrate import cohen_kappa
 from qm.types import Utterance, Word
 
 SCRIPTS = Path(__file__).parent / "calls" / "scripts"
-SETS = {"dev": ("scripts",), "heldout": ("heldout",), "test": ("test",), "all": ("scripts", "heldout", "test")}
+SETS = {"dev": ("scripts",), "heldout": ("heldout",), "test": ("test",), "blind": ("blind",),
+        "seen": ("scripts", "heldout", "test"), "all": ("scripts", "heldout", "test", "blind")}
+LABEL_CRITERIA = ("empathy", "questioning", "customer_outcome")
 TEXT_CRITERIA = ("greeting", "identity_verification", "resolution", "professionalism", "closing",
                  "active_listening")
 WORD_S = 0.4
 LEAD_IN_S = 0.5
 
 
-def layout(path: Path) -> tuple[ScoringInput, dict[str, bool | None]]:
+def layout(path: Path, label: bool = False) -> tuple[ScoringInput, dict[str, bool | None]]:
     script = load_script(path)
     utts: list[Utterance] = []
     words: list[Word] = []
@@ -50,24 +53,32 @@ def layout(path: Path) -> tuple[ScoringInput, dict[str, bool | None]]:
                 t += WORD_S
             utts.append(Utterance(len(utts), turn.speaker, start, t, sentence, turn_no, len(toks)))  # type: ignore[arg-type]
         end = max(end, t)
+    if label:
+        from qm.nlp.labeller import get_labeller
+
+        labs = get_labeller().label([u.text for u in utts], [u.speaker for u in utts])
+        utts = [replace(u, labels=lab) for u, lab in zip(utts, labs, strict=True)]
     duration = end + 1.0
     labels = dict(script.labels or {})
     return ScoringInput(utts, words, compute_metrics(words, utts, duration), duration), labels
 
 
 def main() -> None:
-    rubric = load_rubric("default")
-    pairs: dict[str, list[tuple[str, str]]] = {c: [] for c in TEXT_CRITERIA}
-    misses: list[str] = []
     import sys
 
-    which = sys.argv[1] if len(sys.argv) > 1 else "dev"
-    if which not in SETS:
-        raise SystemExit(f"usage: python -m bench.rubric_scripts [{'|'.join(SETS)}]")
+    args = sys.argv[1:]
+    label = "--labels" in args
+    args = [a for a in args if a != "--labels"]
+    which = args[0] if args else "dev"
+    if which not in SETS or len(args) > 1:
+        raise SystemExit(f"usage: python -m bench.rubric_scripts [{'|'.join(SETS)}] [--labels]")
+    rubric = load_rubric("default")
+    pairs: dict[str, list[tuple[str, str]]] = {c: [] for c in TEXT_CRITERIA + (LABEL_CRITERIA if label else ())}
+    misses: list[str] = []
     paths = [p for folder in SETS[which] for p in sorted((SCRIPTS.parent / folder).glob("*.yaml"))]
     print(f"set: {which} ({len(paths)} scripts)")
     for path in paths:
-        inp, human = layout(path)
+        inp, human = layout(path, label)
         out = rubric.score(inp)
         for c in out.criteria:
             if c.id not in pairs:
@@ -78,7 +89,8 @@ def main() -> None:
             pairs[c.id].append((q, hv))
             if q != hv:
                 misses.append(f"  {path.stem}: {c.id} qm={q} human={hv} ({c.detail})")
-    print(f"rubric default@{rubric.version} on {len(paths)} scripted calls (text only)")
+    what = "text and classifier labels" if label else "text only"
+    print(f"rubric default@{rubric.version} on {len(paths)} scripted calls ({what})")
     total = agree = 0
     for crit, ps in pairs.items():
         n = len(ps)

@@ -57,8 +57,10 @@ class Settings(BaseSettings):
         "empty to run the plain encoder with heads trained for it.",
     )
     encoder_int8: bool = Field(
-        default=True, description="Run the encoder with dynamic int8 weights (~1.4x faster on CPU); the "
-        "heads are trained for one setting and refuse the other.",
+        default=False, description="Run the encoder with dynamic int8 weights (~1.4x faster on CPU). Off by "
+        "default: dynamic int8 scales activations per batch, so an utterance's embedding (and label) would "
+        "depend on which other utterances share its batch. The heads are trained for one setting and refuse "
+        "the other.",
     )
     encoder_runtime: Literal["onnx", "torch"] = Field(
         default="onnx", description="'onnx': export the merged encoder once (cached in the user cache dir) and "

@@ -123,9 +123,9 @@ def _sentiment_label(mean: float, band: float) -> SentimentLabel:
     return "neutral"
 
 
-def customer_sentiment_window(utterances: Sequence[Utterance], at: str, n: int = SENTIMENT_WINDOW,
-                              band: float = SENTIMENT_BAND) -> tuple[SentimentLabel | None, list[int]]:
-    """Label and utterance indexes of the customer's first (``at="start"``) or last (``"end"``) n utterances.
+def customer_sentiment_mean(utterances: Sequence[Utterance], at: str,
+                            n: int = SENTIMENT_WINDOW) -> tuple[float | None, list[int]]:
+    """Mean signed sentiment and utterance indexes of the customer's first (``at="start"``) or last n.
 
     Shared with the rubric so a criterion's evidence is exactly the utterances the metric used.
     """
@@ -136,7 +136,14 @@ def customer_sentiment_window(utterances: Sequence[Utterance], at: str, n: int =
     k = max(1, min(n, len(labelled) // 2))
     window = labelled[:k] if at == "start" else labelled[-k:]
     mean = sum(u.labels.sentiment.score for u in window if u.labels) / len(window)
-    return _sentiment_label(mean, band), [u.index for u in window]
+    return mean, [u.index for u in window]
+
+
+def customer_sentiment_window(utterances: Sequence[Utterance], at: str, n: int = SENTIMENT_WINDOW,
+                              band: float = SENTIMENT_BAND) -> tuple[SentimentLabel | None, list[int]]:
+    """Label (±``band`` neutral zone) and utterance indexes of the customer's first or last n utterances."""
+    mean, idx = customer_sentiment_mean(utterances, at, n)
+    return (None if mean is None else _sentiment_label(mean, band)), idx
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,6 +209,68 @@ def test_conditional_not_applicable(rubric_file: Any) -> None:
     assert c.passed is None and "ending" in c.detail
 
 
+UPSET_EMPATHY = """\
+- id: empathy
+  kind: conditional
+  weight: 10
+  trigger: {sentiment: negative}
+  trigger_examples:
+    regex: ['\\bi''m (really )?(upset|furious|worried)\\b']
+    positive: ["This is absolutely ridiculous.", "I'm at my wits' end.", "I'm so stressed about it.",
+               "That's disgraceful, I want to complain."]
+    negative: ["My internet has been down since Monday.", "I was charged twice for one order.",
+               "The file comes out empty when I export it.", "I'd like to change my address."]
+  response: {empathy: true, min_words: 3}
+  within_turns: 2
+  require: %s
+  partial_credit: true
+"""
+
+
+def test_conditional_trigger_examples_ignore_plain_problem_statements(rubric_file: Any) -> None:
+    r = rubric_file(UPSET_EMPATHY % "any")
+    # A sentiment head calls a factual fault report negative; no reviewer calls that caller upset.
+    plain = call([("customer", 0, 3, "When I export the sales report the file comes out empty.", lab("negative", -0.9)),
+                  ("agent", 3.5, 6, "Which browser are you using?", lab(question="open"))])
+    c = only(r.score(plain))
+    assert c.passed is None and "never happened" in c.detail
+    upset = call([("customer", 0, 3, "This is ridiculous, it's the third time it's failed.", lab("negative", -0.9)),
+                  ("agent", 3.5, 6, "Which browser are you using?", lab(question="open"))])
+    c = only(r.score(upset))
+    assert c.passed is False and c.evidence == [0]
+    cue = call([("customer", 0, 3, "Honestly I'm really worried about the bill.", lab("negative", -0.6)),
+                ("agent", 3.5, 6, "That sounds really worrying, let's sort it.", lab(empathy=True))])
+    assert only(r.score(cue)).passed is True
+
+
+def test_conditional_min_words_and_require_modes(rubric_file: Any) -> None:
+    rows = [("customer", 0, 2, "This is absolutely ridiculous.", lab("negative", -0.9)),
+            ("agent", 2.5, 3, "Great.", lab(empathy=True)),  # a filler: too short to be empathy
+            ("customer", 3.5, 5, "I'm really upset.", lab("negative", -0.9)),
+            ("agent", 5.5, 8, "I'm so sorry, that sounds awful.", lab(empathy=True)),
+            ("customer", 8.5, 10, "I'm furious, frankly.", lab("negative", -0.9)),
+            ("agent", 20, 21, "Account number?", lab(question="closed")),
+            ("customer", 21.5, 22, "One two three.", lab()),
+            ("agent", 22.5, 23, "Thanks.", lab())]
+    c = only(rubric_file(UPSET_EMPATHY % "any").score(call(rows)))
+    assert c.passed is True and c.score == 10  # a passed criterion earns its full weight
+    assert c.evidence == [0, 3, 4] and "1 of 3" in c.detail  # "Great." does not count as an answer
+    c = only(rubric_file(UPSET_EMPATHY % "all").score(call(rows)))
+    assert c.passed is False and c.score == pytest.approx(10 / 3)  # partial credit: 1 of 3 answered
+    ratio = rubric_file((UPSET_EMPATHY % "ratio") + "  min_ratio: 0.3\n")
+    assert only(ratio.score(call(rows))).passed is True
+    ratio = rubric_file((UPSET_EMPATHY % "ratio") + "  min_ratio: 0.5\n")
+    assert only(ratio.score(call(rows))).passed is False
+
+
+def test_conditional_ratio_needs_min_ratio(rubric_file: Any) -> None:
+    with pytest.raises(RubricError, match="min_ratio"):
+        rubric_file(UPSET_EMPATHY % "ratio")
+    with pytest.raises(RubricError, match="both positive and negative"):
+        rubric_file((UPSET_EMPATHY % "any").replace('"I\'d like to change my address."',
+                                                    '"This is absolutely ridiculous."'))
+
+
 # --- phrase ------------------------------------------------------------------------------------------
 
 GREETING = """\

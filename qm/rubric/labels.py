@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qm.nlp.heads import EMOTION_LABELS
 from qm.types import UtteranceLabels
@@ -30,7 +30,8 @@ def _as_list(v: Any) -> Any:
 class LabelFilter(BaseModel):
     """Labels an utterance must all have (AND); a list value means any of those values (OR).
 
-    ``question: none`` matches utterances that are not questions.
+    ``question: none`` matches utterances that are not questions.  ``min_words`` keeps one- and
+    two-word fillers ("Great.", "Okay then.") from counting as, say, an empathetic response.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -39,6 +40,7 @@ class LabelFilter(BaseModel):
     emotion: list[str] | None = None
     empathy: bool | None = None
     question: list[QuestionValue] | None = None
+    min_words: int | None = Field(default=None, ge=1)
 
     @field_validator("sentiment", "question", "emotion", mode="before")
     @classmethod
@@ -56,8 +58,10 @@ class LabelFilter(BaseModel):
                              f"known labels: {', '.join(sorted(EMOTIONS))}")
         return v
 
-    def matches(self, labels: UtteranceLabels | None) -> bool:
+    def matches(self, labels: UtteranceLabels | None, word_count: int | None = None) -> bool:
         if labels is None:
+            return False
+        if self.min_words is not None and (word_count is None or word_count < self.min_words):
             return False
         if self.sentiment is not None and labels.sentiment.label not in self.sentiment:
             return False
@@ -75,8 +79,8 @@ class LabelFilter(BaseModel):
         return ", ".join(parts) or "any labelled utterance"
 
 
-def matches_any(filters: list[LabelFilter], labels: UtteranceLabels | None) -> bool:
-    return any(f.matches(labels) for f in filters)
+def matches_any(filters: list[LabelFilter], labels: UtteranceLabels | None, word_count: int | None = None) -> bool:
+    return any(f.matches(labels, word_count) for f in filters)
 
 
 def listify_filters(v: Any) -> Any:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field, field_validator, model_validator
 
+from qm.rubric.examples import ExampleClassifier, ExampleSet
 from qm.rubric.labels import LabelFilter, listify_filters, matches_any
-from qm.rubric.registry import CriterionKind, Verdict, register_kind
+from qm.rubric.registry import CriterionKind, PrepareContext, Verdict, register_kind
 from qm.rubric.spec import CriterionSpec, SpeakerSel
 from qm.rubric.view import CallView
 from qm.types import Utterance
@@ -28,7 +30,10 @@ class ConditionalSpec(CriterionSpec):
     response: list[LabelFilter] = Field(min_length=1)
     within_seconds: float | None = Field(default=None, gt=0)
     within_turns: int | None = Field(default=None, gt=0)
-    require: Literal["all", "any"] = "all"
+    trigger_examples: ExampleSet | None = None
+    response_examples: ExampleSet | None = None
+    require: Literal["all", "any", "ratio"] = "all"
+    min_ratio: float | None = Field(default=None, gt=0, le=1)
     partial_credit: bool = False
 
     @field_validator("trigger", "response", mode="before")
@@ -40,17 +45,41 @@ class ConditionalSpec(CriterionSpec):
     def _budget(self) -> ConditionalSpec:
         if self.within_seconds is None and self.within_turns is None:
             raise ValueError("give within_seconds and/or within_turns")
+        if (self.require == "ratio") != (self.min_ratio is not None):
+            raise ValueError("require: ratio needs min_ratio (e.g. 0.5), and min_ratio needs require: ratio")
         return self
 
 
-def _describe(filters: list[LabelFilter]) -> str:
-    return " or ".join(f.describe() for f in filters)
+def _describe(filters: list[LabelFilter], examples: ExampleSet | None = None) -> str:
+    text = " or ".join(f.describe() for f in filters)
+    return f"{text} and like the examples" if examples is not None else text
 
 
 @register_kind("conditional")
 class Conditional(CriterionKind):
     Spec = ConditionalSpec
     spec: ConditionalSpec
+
+    def __init__(self, spec: ConditionalSpec) -> None:
+        super().__init__(spec)
+        self.trigger_clf = ExampleClassifier.from_set(spec.trigger_examples) if spec.trigger_examples else None
+        self.response_clf = ExampleClassifier.from_set(spec.response_examples) if spec.response_examples else None
+
+    def prepare(self, ctx: PrepareContext) -> None:
+        for clf in (self.trigger_clf, self.response_clf):
+            if clf is not None and clf.model is None:
+                clf.prepare(ctx.encoder())
+
+    @staticmethod
+    def _select(call: CallView, utts: list[Utterance], filters: list[LabelFilter],
+                clf: ExampleClassifier | None) -> set[int]:
+        """Indexes of ``utts`` that match the label filters and, when given, the examples."""
+        hits = [u for u in utts if matches_any(filters, u.labels, u.word_count)]
+        if clf is None or not hits:
+            return {u.index for u in hits}
+        x = np.stack([call.embedding(u) for u in hits])
+        judged = clf.judge([u.text for u in hits], x)
+        return {u.index for u, j in zip(hits, judged, strict=True) if j.matched}
 
     def _in_budget(self, trig: Utterance, resp: Utterance) -> bool:
         s = self.spec
@@ -61,7 +90,11 @@ class Conditional(CriterionKind):
     def evaluate(self, call: CallView) -> Verdict:
         s = self.spec
         utts = call.utterances
-        triggers = [u for u in call.by_speaker(s.trigger_speaker) if matches_any(s.trigger, u.labels)]
+        side = call.by_speaker(s.trigger_speaker)
+        trig_ok = self._select(call, side, s.trigger, self.trigger_clf)
+        triggers = [u for u in side if u.index in trig_ok]
+        resp_side = call.by_speaker(s.response_speaker)
+        resp_ok = self._select(call, resp_side, s.response, self.response_clf)
         counted: list[Utterance] = []
         answered: dict[int, int] = {}
         for trig in triggers:
@@ -73,19 +106,20 @@ class Conditional(CriterionKind):
             for resp in later:
                 if not self._in_budget(trig, resp):
                     break
-                if matches_any(s.response, resp.labels):
+                if resp.index in resp_ok:
                     answered[trig.index] = resp.index
                     break
         if not counted:
             why = "never happened" if not triggers else "happened only when the call was ending"
             return Verdict.na(f"trigger ({_describe(s.trigger)}) {why}")
         n_ok = sum(1 for t in counted if t.index in answered)
-        ok = n_ok == len(counted) if s.require == "all" else n_ok > 0
+        ok = {"all": n_ok == len(counted), "any": n_ok > 0,
+              "ratio": n_ok >= (s.min_ratio or 0.0) * len(counted)}[s.require]
         missed = [t.index for t in counted if t.index not in answered]
         evidence = list(answered.values()) + missed
         credit = n_ok / len(counted) if s.partial_credit else None
-        detail = (f"{n_ok} of {len(counted)} trigger(s) ({_describe(s.trigger)}) followed by "
-                  f"{_describe(s.response)} in budget")
+        detail = (f"{n_ok} of {len(counted)} trigger(s) ({_describe(s.trigger, s.trigger_examples)}) followed by "
+                  f"{_describe(s.response, s.response_examples)} in budget")
         if missed:
             detail += f"; unanswered: {', '.join(f'#{i}' for i in missed)}"
         return Verdict.of(ok, evidence, detail, credit)
@@ -95,5 +129,6 @@ class Conditional(CriterionKind):
         budget = " or ".join(x for x in (
             f"{s.within_seconds:g} s" if s.within_seconds else "",
             f"{s.within_turns} turn(s)" if s.within_turns else "") if x)
-        return (f"when {s.trigger_speaker} {_describe(s.trigger)}: {s.response_speaker} "
-                f"{_describe(s.response)} within {budget} ({s.require})")
+        req = f"at least {s.min_ratio:.0%} of triggers" if s.require == "ratio" else s.require
+        return (f"when {s.trigger_speaker} {_describe(s.trigger, s.trigger_examples)}: {s.response_speaker} "
+                f"{_describe(s.response, s.response_examples)} within {budget} ({req})")

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from qm.rubric.examples import check_regexes
 from qm.rubric.registry import CriterionKind, Verdict
 from qm.rubric.spec import CriterionSpec, SpeakerSel, Window
 from qm.rubric.view import CallView
@@ -43,12 +44,7 @@ class PresenceSpec(CriterionSpec):
     @field_validator("regex")
     @classmethod
     def _compiles(cls, v: list[str]) -> list[str]:
-        for pattern in v:
-            try:
-                re.compile(pattern, re.IGNORECASE)
-            except re.error as exc:
-                raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
-        return v
+        return check_regexes(v)
 
     def patterns(self) -> list[re.Pattern[str]]:
         return [re.compile(p, re.IGNORECASE) for p in self.regex]

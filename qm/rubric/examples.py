@@ -1,0 +1,221 @@
+"""A behaviour defined only by example sentences: the classifier behind ``custom_behaviour``
+and behind the example-based triggers and responses of ``conditional``.
+
+A QA lead describes a behaviour ("offers a callback", "the customer sounds upset") with a few
+positive and negative sentences; a logistic regression on the similarity encoder's sentence
+embeddings is trained from them at load time.  Two guards make a classifier trained on a handful
+of sentences usable:
+
+* a fixed set of ordinary contact-centre sentences is added as extra negatives, so the decision
+  boundary is not drawn through unrelated speech (small talk, requests for details, plain problem
+  statements, acknowledgements — never an action the agent takes, since any such action could be
+  some rubric's target behaviour);
+* an utterance must also be at least ``min_similarity`` (cosine) close to one positive example:
+  far from all training data a linear model's probability is an extrapolation, not evidence.
+
+Optional ``regex`` cues count as a match on their own (explicit wording needs no model).  The
+trained weights are cached on disk (JSON, exact float round-trip) under
+``data_dir/cache/custom_behaviour/<sha256>.json``, keyed by the examples, the training settings and
+the encoder, so reloading a rubric does not retrain and a cached model scores byte-identically to a
+fresh one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ALGO_VERSION = "lr-v2"
+SEED = 0
+C = 10.0
+BACKGROUND_NEGATIVES = (
+    "Thank you for calling, how can I help you today?",
+    "Can you confirm your date of birth for me?",
+    "Let me look into that for you.",
+    "Please bear with me for a moment.",
+    "Your current balance is forty two pounds.",
+    "Could you spell your surname for me?",
+    "Okay.",
+    "Yes, that's right.",
+    "No, that's not correct.",
+    "I see.",
+    "Hello?",
+    "The parcel was delivered yesterday afternoon.",
+    "I'm calling about my bill.",
+    "My internet has been down since Monday.",
+    "What's the reference number?",
+    "Is there anything else I can help you with?",
+    "Have a great day, goodbye.",
+    "Sorry, could you repeat that?",
+    "It says here the payment failed.",
+    "I don't know, I'd have to check.",
+    "That's fine, thank you.",
+    "The weather has been terrible this week.",
+    "Can you hear me okay?",
+)
+
+
+def check_regexes(v: list[str]) -> list[str]:
+    """Compile every pattern once at load time, so a typo is a rubric error, not a silent miss."""
+    for pattern in v:
+        try:
+            re.compile(pattern, re.IGNORECASE)
+        except re.error as exc:
+            raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
+    return v
+
+
+def check_examples(positive: list[str], negative: list[str]) -> None:
+    if any(not e.strip() for e in [*positive, *negative]):
+        raise ValueError("an example sentence is empty")
+    pos = {" ".join(p.lower().split()) for p in positive}
+    both = [n for n in negative if " ".join(n.lower().split()) in pos]
+    if both:
+        raise ValueError(f"example {both[0]!r} is both positive and negative")
+
+
+class ExampleSet(BaseModel):
+    """Examples (and optional regex cues) that define a behaviour inside another criterion."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    positive: list[str] = Field(min_length=3)
+    negative: list[str] = Field(min_length=3)
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    min_similarity: float = Field(default=0.3, ge=0, le=1)
+    regex: list[str] = Field(default_factory=list)
+
+    @field_validator("regex", mode="before")
+    @classmethod
+    def _listify_regex(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, v: list[str]) -> list[str]:
+        return check_regexes(v)
+
+    @model_validator(mode="after")
+    def _valid_examples(self) -> ExampleSet:
+        check_examples(self.positive, self.negative)
+        return self
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+class LinearModel:
+    def __init__(self, coef: np.ndarray, intercept: float) -> None:
+        self.coef = coef.astype(np.float64)
+        self.intercept = float(intercept)
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        return _sigmoid(x.astype(np.float64) @ self.coef + self.intercept)
+
+
+def cache_key(positive: list[str], negative: list[str], encoder_id: str) -> str:
+    payload = json.dumps({"algo": ALGO_VERSION, "seed": SEED, "C": C, "encoder": encoder_id,
+                          "background": list(BACKGROUND_NEGATIVES),
+                          "positive": positive, "negative": negative}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _cache_dir() -> Path:
+    from qm.config import get_settings
+
+    return get_settings().data_dir / "cache" / "custom_behaviour"
+
+
+def _load_cached(path: Path) -> LinearModel | None:
+    try:
+        d = json.loads(path.read_text())
+        coef = np.asarray(d["coef"], dtype=np.float64)
+        if coef.ndim != 1:
+            return None
+        return LinearModel(coef, float(d["intercept"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing or corrupt: retrain and overwrite
+
+
+def _store(path: Path, model: LinearModel) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"coef": model.coef.tolist(), "intercept": model.intercept}))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only data dir only costs retraining next time
+
+
+def train(pos_emb: np.ndarray, neg_emb: np.ndarray) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.vstack([pos_emb, neg_emb]).astype(np.float64)
+    y = np.array([1] * len(pos_emb) + [0] * len(neg_emb))
+    clf = LogisticRegression(C=C, class_weight="balanced", max_iter=5000, random_state=SEED)
+    clf.fit(x, y)
+    return LinearModel(clf.coef_[0], float(clf.intercept_[0]))
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    matched: bool
+    score: float  # probability (1.0 for a regex cue)
+    how: str  # "regex" | "p=0.93, similarity 0.71"
+
+
+class ExampleClassifier:
+    """Trained once per rubric load (or read from the cache); judges utterances by text + embedding."""
+
+    def __init__(self, positive: list[str], negative: list[str], threshold: float, min_similarity: float,
+                 regex: list[str]) -> None:
+        self.positive, self.negative = list(positive), list(negative)
+        self.threshold, self.min_similarity = threshold, min_similarity
+        self.patterns = [re.compile(p, re.IGNORECASE) for p in regex]
+        self.model: LinearModel | None = None
+        self._pos: np.ndarray | None = None
+        self.cache_path: Path | None = None
+        self.from_cache = False
+
+    @classmethod
+    def from_set(cls, ex: ExampleSet) -> ExampleClassifier:
+        return cls(ex.positive, ex.negative, ex.threshold, ex.min_similarity, ex.regex)
+
+    def prepare(self, enc: Any) -> None:
+        if self.model is not None:
+            return
+        self._pos = np.asarray(enc.encode(self.positive), dtype=np.float32)
+        ident = getattr(enc, "identity", None) or str(getattr(enc, "path", type(enc).__name__))
+        self.cache_path = _cache_dir() / f"{cache_key(self.positive, self.negative, ident)}.json"
+        model = _load_cached(self.cache_path)
+        self.from_cache = model is not None and model.coef.shape[0] == self._pos.shape[1]
+        if not self.from_cache:
+            neg = np.asarray(enc.encode([*self.negative, *BACKGROUND_NEGATIVES]), dtype=np.float32)
+            model = train(self._pos, neg)
+            _store(self.cache_path, model)
+        self.model = model
+
+    def judge(self, texts: list[str], x: np.ndarray) -> list[Judgement]:
+        """One judgement per text; ``x`` holds the texts' (L2-normalised) embeddings, row by row."""
+        assert self.model is not None and self._pos is not None, "prepare() was not called"
+        if not texts:
+            return []
+        probs = self.model.proba(x)
+        sims = (x @ self._pos.T).max(axis=1)
+        out = []
+        for text, p, sim in zip(texts, probs, sims, strict=True):
+            if any(rx.search(text) for rx in self.patterns):
+                out.append(Judgement(True, 1.0, "regex"))
+                continue
+            ok = bool(text.strip()) and p >= self.threshold and sim >= self.min_similarity
+            out.append(Judgement(ok, float(p), f"p={p:.2f}, similarity {sim:.2f}"))
+        return out
