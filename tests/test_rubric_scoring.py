@@ -470,6 +470,25 @@ def test_sentiment_trajectory(rubric_file: Any) -> None:
     assert all(c.passed is None for c in r.score(one).criteria)
 
 
+def test_sentiment_trajectory_not_left_upset(rubric_file: Any) -> None:
+    r = rubric_file("- {id: outcome, kind: sentiment_trajectory, require: not_left_upset, min_gain: 0.3}\n")
+
+    def customer(start: list[float], end: list[float]) -> ScoringInput:
+        scores = [*start, *end]
+        return call([("customer", i, i + 0.9, f"Sentence {i}.",
+                      lab("negative" if v <= -0.2 else "positive" if v >= 0.2 else "neutral", v))
+                     for i, v in enumerate(scores)])
+
+    still_angry = only(r.score(customer([-0.6, -0.5, -0.6], [-0.6, -0.4, -0.5])))
+    assert still_angry.passed is False and "-0.57 → -0.50" in still_angry.detail  # "not worse", yet left upset
+    calmer = only(r.score(customer([-0.9, -0.8, -0.9], [-0.5, -0.3, -0.4])))
+    assert calmer.passed is True  # still negative, but up by 0.47
+    settled = only(r.score(customer([0.1, 0.0, 0.0], [0.0, -0.1, 0.0])))
+    assert settled.passed is True  # neutral throughout
+    soured = only(r.score(customer([0.5, 0.4, 0.6], [-0.3, -0.5, -0.4])))
+    assert soured.passed is False
+
+
 # --- requires, coaching, one-sided calls, plug-in kinds, determinism ---------------------------------------
 
 def test_requires_makes_dependent_not_applicable(rubric_file: Any) -> None:
