@@ -1,6 +1,6 @@
 """End-to-end agreement of the default rubric with human labels on the labelled bench calls.
 
-Usage: .venv/bin/python bench/rubric_agreement.py [--set dev|heldout|test|seen|blind|blind2|all] [--json]
+Usage: .venv/bin/python bench/rubric_agreement.py [--set dev|heldout|test|seen|blind|blind2|blind3|all] [--json]
        [--data-dir DIR [--rescore]] [--rubric NAME|PATH]
 
 Three labelled sets, each written by a different author and with different voices from the demo
@@ -33,7 +33,8 @@ from bench.synth.make_call import ensure_rendered, load_script
 from bench.wer import wer
 
 SETS = {"dev": ("scripts",), "heldout": ("heldout",), "test": ("test",), "blind": ("blind",), "blind2": ("blind2",),
-        "seen": ("scripts", "heldout", "test"), "all": ("scripts", "heldout", "test", "blind", "blind2")}
+        "blind3": ("blind3",), "seen": ("scripts", "heldout", "test"),
+        "all": ("scripts", "heldout", "test", "blind", "blind2", "blind3")}
 CALLS = Path(__file__).resolve().parent / "calls"
 AUDIO = Path(__file__).resolve().parent / "calls" / "audio"
 

@@ -11,7 +11,7 @@ labelled by the real classifier heads (sentiment, emotion, empathy, question), s
 all nine criteria are scored: the rubric and the heads on the exact words, without
 speech recognition (the end-to-end bench, ``bench/rubric_agreement.py``, adds ASR).
 
-Run: .venv/bin/python -m bench.rubric_scripts [dev|heldout|test|blind|blind2|seen|all] [--labels]
+Run: .venv/bin/python -m bench.rubric_scripts [dev|heldout|test|blind|blind2|blind3|seen|all] [--labels]
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from qm.types import Utterance, Word
 
 SCRIPTS = Path(__file__).parent / "calls" / "scripts"
 SETS = {"dev": ("scripts",), "heldout": ("heldout",), "test": ("test",), "blind": ("blind",), "blind2": ("blind2",),
-        "seen": ("scripts", "heldout", "test"), "all": ("scripts", "heldout", "test", "blind", "blind2")}
+        "blind3": ("blind3",), "seen": ("scripts", "heldout", "test"),
+        "all": ("scripts", "heldout", "test", "blind", "blind2", "blind3")}
 LABEL_CRITERIA = ("empathy", "questioning", "customer_outcome")
 TEXT_CRITERIA = ("greeting", "identity_verification", "resolution", "professionalism", "closing",
                  "active_listening")
