@@ -29,14 +29,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.labelled_sets import CALLS, SETS
+from bench.labelled_sets import scripts as set_scripts
 from bench.synth.make_call import ensure_rendered, load_script
 from bench.wer import wer
 
-SETS = {"dev": ("scripts",), "heldout": ("heldout",), "test": ("test",), "blind": ("blind",), "blind2": ("blind2",),
-        "blind3": ("blind3",), "seen": ("scripts", "heldout", "test"),
-        "all": ("scripts", "heldout", "test", "blind", "blind2", "blind3")}
-CALLS = Path(__file__).resolve().parent / "calls"
-AUDIO = Path(__file__).resolve().parent / "calls" / "audio"
+AUDIO = CALLS / "audio"
 
 
 def main() -> None:
@@ -62,7 +60,7 @@ def main() -> None:
     pipe = Pipeline()
     agent_wer: dict[str, float] = {}
     per: dict[str, list[tuple[object, object, str]]] = {}
-    scripts = [p for folder in SETS[args.set] for p in sorted((CALLS / folder).glob("*.yaml"))]
+    scripts = set_scripts(args.set)
     for script_path in scripts:
         script = load_script(script_path)
         if not script.labels:

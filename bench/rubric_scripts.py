@@ -20,16 +20,14 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from bench.labelled_sets import SETS
+from bench.labelled_sets import scripts as set_scripts
 from bench.synth.make_call import load_script
 from qm.metrics import compute_metrics
 from qm.rubric import ScoringInput, load_rubric
 from qm.rubric.calibrate import cohen_kappa
 from qm.types import Utterance, Word
 
-SCRIPTS = Path(__file__).parent / "calls" / "scripts"
-SETS = {"dev": ("scripts",), "heldout": ("heldout",), "test": ("test",), "blind": ("blind",), "blind2": ("blind2",),
-        "blind3": ("blind3",), "seen": ("scripts", "heldout", "test"),
-        "all": ("scripts", "heldout", "test", "blind", "blind2", "blind3")}
 LABEL_CRITERIA = ("empathy", "questioning", "customer_outcome")
 TEXT_CRITERIA = ("greeting", "identity_verification", "resolution", "professionalism", "closing",
                  "active_listening")
@@ -76,7 +74,7 @@ def main() -> None:
     rubric = load_rubric("default")
     pairs: dict[str, list[tuple[str, str]]] = {c: [] for c in TEXT_CRITERIA + (LABEL_CRITERIA if label else ())}
     misses: list[str] = []
-    paths = [p for folder in SETS[which] for p in sorted((SCRIPTS.parent / folder).glob("*.yaml"))]
+    paths = set_scripts(which)
     print(f"set: {which} ({len(paths)} scripts)")
     for path in paths:
         inp, human = layout(path, label)

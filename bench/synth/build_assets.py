@@ -4,7 +4,7 @@ Three sets, three destinations:
 
 * ``demo``     qm/demo/scripts/*.yaml  -> qm/demo/audio/*.ogg + *.json and qm/demo/calls.json (committed)
 * ``fixtures`` tests/data/audio/scripts/*.yaml -> tests/data/audio/ (committed, each file < 100 KB)
-* ``bench``    bench/calls/scripts/*.yaml -> bench/calls/audio/ (NOT committed; rebuilt on demand)
+* ``bench``    bench/calls/<set>/*.yaml (every labelled set) -> bench/calls/audio/ (NOT committed; rebuilt on demand)
 
 Usage: ``.venv/bin/python -m bench.synth.build_assets {demo,fixtures,bench,all}``
 """
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from bench.labelled_sets import scripts as labelled_scripts
 from bench.synth.make_call import (
     ScriptError,
     TTSError,
@@ -35,9 +36,6 @@ DEMO_SCRIPTS = ROOT / "qm" / "demo" / "scripts"
 DEMO_AUDIO = ROOT / "qm" / "demo" / "audio"
 DEMO_CATALOG = ROOT / "qm" / "demo" / "calls.json"
 FIXTURE_DIR = ROOT / "tests" / "data" / "audio"
-BENCH_SCRIPTS = ROOT / "bench" / "calls" / "scripts"
-HELDOUT_SCRIPTS = ROOT / "bench" / "calls" / "heldout"  # looked at once for error analysis
-TEST_SCRIPTS = ROOT / "bench" / "calls" / "test"  # written last; nothing was tuned on it
 BENCH_AUDIO = ROOT / "bench" / "calls" / "audio"
 FIXTURE_MAX_BYTES = 100 * 1024
 SILENCE_S = 3.0
@@ -85,8 +83,7 @@ def build_fixtures() -> None:
 def build_bench(out_dir: Path = BENCH_AUDIO) -> list[dict[str, Path]]:
     """WAV + mono mix per bench script; skips calls already rendered from the same script bytes."""
     out: list[dict[str, Path]] = []
-    for path in [*sorted(BENCH_SCRIPTS.glob("*.yaml")), *sorted(HELDOUT_SCRIPTS.glob("*.yaml")),
-                 *sorted(TEST_SCRIPTS.glob("*.yaml"))]:
+    for path in labelled_scripts("all"):
         paths = ensure_rendered(path, out_dir, fmt="wav", mono=True)
         out.append(paths)
         _report(paths.values())

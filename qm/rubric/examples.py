@@ -28,10 +28,12 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+
+from qm.rubric.spec import StrictModel
 
 ALGO_VERSION = "lr-v2"
 SEED = 0
@@ -63,8 +65,12 @@ BACKGROUND_NEGATIVES = (
 )
 
 
-def check_regexes(v: list[str]) -> list[str]:
-    """Compile every pattern once at load time, so a typo is a rubric error, not a silent miss."""
+def _listify(v: object) -> object:
+    return [v] if isinstance(v, str) else v
+
+
+def _check_regexes(v: list[str]) -> list[str]:
+    """Compile every pattern at load time, so a typo is a rubric error, not a silent miss."""
     for pattern in v:
         try:
             re.compile(pattern, re.IGNORECASE)
@@ -73,39 +79,41 @@ def check_regexes(v: list[str]) -> list[str]:
     return v
 
 
-def check_examples(positive: list[str], negative: list[str]) -> None:
-    if any(not e.strip() for e in [*positive, *negative]):
+def _check_nonblank(v: list[str]) -> list[str]:
+    if any(not e.strip() for e in v):
         raise ValueError("an example sentence is empty")
+    return v
+
+
+# A rubric field holding regex cues (a single string is accepted as a list of one).
+RegexList = Annotated[list[str], BeforeValidator(_listify), AfterValidator(_check_regexes)]
+# A rubric field holding example sentences, none of them blank.
+ExampleList = Annotated[list[str], BeforeValidator(_listify), AfterValidator(_check_nonblank)]
+
+
+def compile_patterns(regex: list[str]) -> list[re.Pattern[str]]:
+    return [re.compile(p, re.IGNORECASE) for p in regex]
+
+
+def check_disjoint(positive: list[str], negative: list[str]) -> None:
     pos = {" ".join(p.lower().split()) for p in positive}
     both = [n for n in negative if " ".join(n.lower().split()) in pos]
     if both:
         raise ValueError(f"example {both[0]!r} is both positive and negative")
 
 
-class ExampleSet(BaseModel):
+class ExampleSet(StrictModel):
     """Examples (and optional regex cues) that define a behaviour inside another criterion."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    positive: list[str] = Field(min_length=3)
-    negative: list[str] = Field(min_length=3)
+    positive: ExampleList = Field(min_length=3)
+    negative: ExampleList = Field(min_length=3)
     threshold: float = Field(default=0.5, gt=0, lt=1)
     min_similarity: float = Field(default=0.3, ge=0, le=1)
-    regex: list[str] = Field(default_factory=list)
-
-    @field_validator("regex", mode="before")
-    @classmethod
-    def _listify_regex(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, v: list[str]) -> list[str]:
-        return check_regexes(v)
+    regex: RegexList = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _valid_examples(self) -> ExampleSet:
-        check_examples(self.positive, self.negative)
+    def _disjoint(self) -> ExampleSet:
+        check_disjoint(self.positive, self.negative)
         return self
 
 
@@ -180,7 +188,7 @@ class ExampleClassifier:
                  regex: list[str]) -> None:
         self.positive, self.negative = list(positive), list(negative)
         self.threshold, self.min_similarity = threshold, min_similarity
-        self.patterns = [re.compile(p, re.IGNORECASE) for p in regex]
+        self.patterns = compile_patterns(regex)
         self.model: LinearModel | None = None
         self._pos: np.ndarray | None = None
         self.cache_path: Path | None = None

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qm.nlp.heads import EMOTION_LABELS
-from qm.types import UtteranceLabels
+from qm.types import Utterance
 
 SENTIMENTS = ("negative", "neutral", "positive")
 QUESTIONS = ("open", "closed", "none")
@@ -58,10 +58,11 @@ class LabelFilter(BaseModel):
                              f"known labels: {', '.join(sorted(EMOTIONS))}")
         return v
 
-    def matches(self, labels: UtteranceLabels | None, word_count: int | None = None) -> bool:
+    def matches(self, u: Utterance) -> bool:
+        labels = u.labels
         if labels is None:
             return False
-        if self.min_words is not None and (word_count is None or word_count < self.min_words):
+        if self.min_words is not None and u.word_count < self.min_words:
             return False
         if self.sentiment is not None and labels.sentiment.label not in self.sentiment:
             return False
@@ -79,8 +80,8 @@ class LabelFilter(BaseModel):
         return ", ".join(parts) or "any labelled utterance"
 
 
-def matches_any(filters: list[LabelFilter], labels: UtteranceLabels | None, word_count: int | None = None) -> bool:
-    return any(f.matches(labels, word_count) for f in filters)
+def matches_any(filters: list[LabelFilter], u: Utterance) -> bool:
+    return any(f.matches(u) for f in filters)
 
 
 def listify_filters(v: Any) -> Any:

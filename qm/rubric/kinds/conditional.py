@@ -74,7 +74,7 @@ class Conditional(CriterionKind):
     def _select(call: CallView, utts: list[Utterance], filters: list[LabelFilter],
                 clf: ExampleClassifier | None) -> set[int]:
         """Indexes of ``utts`` that match the label filters and, when given, the examples."""
-        hits = [u for u in utts if matches_any(filters, u.labels, u.word_count)]
+        hits = [u for u in utts if matches_any(filters, u)]
         if clf is None or not hits:
             return {u.index for u in hits}
         x = np.stack([call.embedding(u) for u in hits])
@@ -93,8 +93,8 @@ class Conditional(CriterionKind):
         side = call.by_speaker(s.trigger_speaker)
         trig_ok = self._select(call, side, s.trigger, self.trigger_clf)
         triggers = [u for u in side if u.index in trig_ok]
-        resp_side = call.by_speaker(s.response_speaker)
-        resp_ok = self._select(call, resp_side, s.response, self.response_clf)
+        resp_ok = (self._select(call, call.by_speaker(s.response_speaker), s.response, self.response_clf)
+                   if triggers else set())
         counted: list[Utterance] = []
         answered: dict[int, int] = {}
         for trig in triggers:
@@ -111,7 +111,7 @@ class Conditional(CriterionKind):
                     break
         if not counted:
             why = "never happened" if not triggers else "happened only when the call was ending"
-            return Verdict.na(f"trigger ({_describe(s.trigger)}) {why}")
+            return Verdict.na(f"trigger ({_describe(s.trigger, s.trigger_examples)}) {why}")
         n_ok = sum(1 for t in counted if t.index in answered)
         ok = {"all": n_ok == len(counted), "any": n_ok > 0,
               "ratio": n_ok >= (s.min_ratio or 0.0) * len(counted)}[s.require]

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from qm.rubric.examples import BACKGROUND_NEGATIVES, ExampleClassifier, check_examples
+from qm.rubric.examples import BACKGROUND_NEGATIVES, ExampleClassifier, ExampleList, check_disjoint
 from qm.rubric.kinds.presence import Match, PresenceKind, PresenceSpec
 from qm.rubric.registry import PrepareContext, register_kind
 from qm.rubric.view import CallView
@@ -25,14 +25,14 @@ __all__ = ["BACKGROUND_NEGATIVES", "CustomBehaviour", "CustomBehaviourSpec"]
 
 class CustomBehaviourSpec(PresenceSpec):
     kind: Literal["custom_behaviour"] = "custom_behaviour"
-    positive: list[str] = Field(min_length=3)
-    negative: list[str] = Field(min_length=3)
+    positive: ExampleList = Field(min_length=3)
+    negative: ExampleList = Field(min_length=3)
     threshold: float = Field(default=0.5, gt=0, lt=1)
     min_similarity: float = Field(default=0.3, ge=0, le=1)
 
     @model_validator(mode="after")
-    def _valid_examples(self) -> CustomBehaviourSpec:
-        check_examples(self.positive, self.negative)
+    def _disjoint(self) -> CustomBehaviourSpec:
+        check_disjoint(self.positive, self.negative)
         return self
 
 

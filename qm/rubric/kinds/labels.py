@@ -51,7 +51,7 @@ class LabelCount(CriterionKind):
         if not any(u.labels is not None for u in call.by_speaker(s.speaker)):
             return Verdict.na(f"no labelled {s.speaker} utterances")
         pool = [u for u in call.window(call.by_speaker(s.speaker), s.window) if u.labels is not None]
-        hits = [u.index for u in pool if s.where.matches(u.labels, u.word_count)]
+        hits = [u.index for u in pool if s.where.matches(u)]
         n = len(hits)
         ok = (s.at_least is None or n >= s.at_least) and (s.at_most is None or n <= s.at_most)
         credit = None
@@ -101,11 +101,11 @@ class LabelRatio(CriterionKind):
     def evaluate(self, call: CallView) -> Verdict:
         s = self.spec
         pool = [u for u in call.window(call.by_speaker(s.speaker), s.window) if u.labels is not None]
-        base = [u for u in pool if s.denominator.matches(u.labels, u.word_count)]
+        base = [u for u in pool if s.denominator.matches(u)]
         if len(base) < s.min_count:
             return Verdict.na(f"{len(base)} {s.speaker} utterance(s) with {s.denominator.describe()}, "
                               f"fewer than {s.min_count}")
-        top = [u.index for u in base if s.numerator.matches(u.labels, u.word_count)]
+        top = [u.index for u in base if s.numerator.matches(u)]
         ratio = len(top) / len(base)
         ok = (s.at_least is None or ratio >= s.at_least) and (s.at_most is None or ratio <= s.at_most)
         credit = None

@@ -10,11 +10,12 @@ matches or its best similarity to an example reaches ``threshold``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
+from qm.rubric.examples import ExampleList
 from qm.rubric.kinds.presence import Match, PresenceKind, PresenceSpec
 from qm.rubric.registry import PrepareContext, register_kind
 from qm.rubric.view import CallView
@@ -25,20 +26,8 @@ DEFAULT_THRESHOLD = 0.55
 
 class PhraseSpec(PresenceSpec):
     kind: Literal["phrase"] = "phrase"
-    examples: list[str] = Field(default_factory=list)
+    examples: ExampleList = Field(default_factory=list)
     threshold: float = Field(default=DEFAULT_THRESHOLD, gt=0, le=1)
-
-    @field_validator("examples", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
-
-    @field_validator("examples")
-    @classmethod
-    def _nonblank(cls, v: list[str]) -> list[str]:
-        if any(not e.strip() for e in v):
-            raise ValueError("an example sentence is empty")
-        return v
 
     @model_validator(mode="after")
     def _something(self) -> PhraseSpec:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from qm.rubric.examples import check_regexes
+from qm.rubric.examples import RegexList, compile_patterns
 from qm.rubric.registry import CriterionKind, Verdict
 from qm.rubric.spec import CriterionSpec, SpeakerSel, Window
 from qm.rubric.view import CallView
@@ -34,20 +34,10 @@ class PresenceSpec(CriterionSpec):
     speaker: SpeakerSel = "agent"
     window: Window | None = None
     mode: Mode = "required"
-    regex: list[str] = Field(default_factory=list)  # explicit cues: a match counts as found on its own
-
-    @field_validator("regex", mode="before")
-    @classmethod
-    def _listify_regex(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, v: list[str]) -> list[str]:
-        return check_regexes(v)
+    regex: RegexList = Field(default_factory=list)  # explicit cues: a match counts as found on its own
 
     def patterns(self) -> list[re.Pattern[str]]:
-        return [re.compile(p, re.IGNORECASE) for p in self.regex]
+        return compile_patterns(self.regex)
 
 
 class PresenceKind(CriterionKind):

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from qm.metrics import SENTIMENT_BAND, customer_sentiment_mean
+from qm.metrics import customer_sentiment_mean
 from qm.rubric.labels import SentimentValue
 from qm.rubric.registry import CriterionKind, Verdict, register_kind
 from qm.rubric.spec import CriterionSpec
@@ -62,7 +62,7 @@ class SentimentTrajectory(CriterionKind):
             "improved": RANK[end] > RANK[start] or (start == end == "positive"),
             "end_not_negative": end != "negative",
             "end_positive": end == "positive",
-            "not_left_upset": e_mean > -SENTIMENT_BAND or e_mean - s_mean >= s.min_gain,
+            "not_left_upset": end != "negative" or e_mean - s_mean >= s.min_gain,
         }[s.require]
         return Verdict.of(ok, first + last, f"customer sentiment {start} → {end}, mean {s_mean:+.2f} → "
                                             f"{e_mean:+.2f} (needs {s.require})")

@@ -1,0 +1,21 @@
+"""The labelled bench call sets (scripts with per-criterion human verdicts), shared by the rubric benches.
+
+How each set was written and used: bench/calls/README.md and docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CALLS = Path(__file__).resolve().parent / "calls"
+SETS: dict[str, tuple[str, ...]] = {
+    "dev": ("scripts",), "heldout": ("heldout",), "test": ("test",),
+    "blind": ("blind",), "blind2": ("blind2",), "blind3": ("blind3",),
+    "seen": ("scripts", "heldout", "test"),
+    "all": ("scripts", "heldout", "test", "blind", "blind2", "blind3"),
+}
+
+
+def scripts(name: str) -> list[Path]:
+    """The script files of one set (or group of sets), in a fixed order."""
+    return [p for folder in SETS[name] for p in sorted((CALLS / folder).glob("*.yaml"))]
