@@ -24,10 +24,15 @@ text.  Definitions (also in docs/rubrics.md):
 * **agent words per minute** — agent words / agent speech time in minutes
   (speaking rate, not call-length-diluted).
 * **customer sentiment start/end** — mean signed sentiment score over the first
-  / last ``sentiment_window`` (3) labelled customer utterances, mapped to a
-  label with a ±``sentiment_band`` (0.2) neutral band; ``None`` without
-  customer speech.  With fewer than 6 customer utterances the window shrinks
-  to half of them (at least 1) so start and end do not overlap.
+  / last ``sentiment_window`` (3) labelled customer utterances of at least
+  ``sentiment_min_words`` (3) words, mapped to a label with a ±``sentiment_band``
+  (0.2) neutral band; ``None`` without customer speech.  Shorter replies are
+  left out because they carry the formalities, not the mood: a call ends with
+  "No." "Okay." "Bye.", which the sentiment head reads as neutral, and a curt
+  "Brilliant." after bad news is sarcasm it reads as positive.  A customer who
+  never says three words in a row is judged on all their utterances.  With fewer
+  than 6 such utterances the window shrinks to half of them (at least 1) so start
+  and end do not overlap.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from qm.types import Metrics, SentimentLabel, Speaker, Utterance, Word
 MERGE_GAP_S = 0.3
 INTERRUPT_MIN_OVERLAP_S = 0.5
 SENTIMENT_WINDOW = 3
+SENTIMENT_MIN_WORDS = 3
 SENTIMENT_BAND = 0.2
 
 Interval = tuple[float, float]
@@ -123,8 +129,8 @@ def _sentiment_label(mean: float, band: float) -> SentimentLabel:
     return "neutral"
 
 
-def customer_sentiment_mean(utterances: Sequence[Utterance], at: str,
-                            n: int = SENTIMENT_WINDOW) -> tuple[float | None, list[int]]:
+def customer_sentiment_mean(utterances: Sequence[Utterance], at: str, n: int = SENTIMENT_WINDOW,
+                            min_words: int = SENTIMENT_MIN_WORDS) -> tuple[float | None, list[int]]:
     """Mean signed sentiment and utterance indexes of the customer's first (``at="start"``) or last n.
 
     Shared with the rubric so a criterion's evidence is exactly the utterances the metric used.
@@ -132,6 +138,7 @@ def customer_sentiment_mean(utterances: Sequence[Utterance], at: str,
     labelled = [u for u in utterances if u.speaker == "customer" and u.labels is not None]
     if not labelled or n <= 0:
         return None, []
+    labelled = [u for u in labelled if u.word_count >= min_words] or labelled
     # Short calls: shrink the window so start and end do not share utterances (and hide a change).
     k = max(1, min(n, len(labelled) // 2))
     window = labelled[:k] if at == "start" else labelled[-k:]
@@ -140,9 +147,10 @@ def customer_sentiment_mean(utterances: Sequence[Utterance], at: str,
 
 
 def customer_sentiment_window(utterances: Sequence[Utterance], at: str, n: int = SENTIMENT_WINDOW,
-                              band: float = SENTIMENT_BAND) -> tuple[SentimentLabel | None, list[int]]:
+                              band: float = SENTIMENT_BAND,
+                              min_words: int = SENTIMENT_MIN_WORDS) -> tuple[SentimentLabel | None, list[int]]:
     """Label (±``band`` neutral zone) and utterance indexes of the customer's first or last n utterances."""
-    mean, idx = customer_sentiment_mean(utterances, at, n)
+    mean, idx = customer_sentiment_mean(utterances, at, n, min_words)
     return (None if mean is None else _sentiment_label(mean, band)), idx
 
 
@@ -179,7 +187,8 @@ def compute_metrics(words: Sequence[Word], utterances: Sequence[Utterance], dura
                     merge_gap_s: float = MERGE_GAP_S,
                     interrupt_min_overlap_s: float = INTERRUPT_MIN_OVERLAP_S,
                     sentiment_window: int = SENTIMENT_WINDOW,
-                    sentiment_band: float = SENTIMENT_BAND) -> Metrics:
+                    sentiment_band: float = SENTIMENT_BAND,
+                    sentiment_min_words: int = SENTIMENT_MIN_WORDS) -> Metrics:
     """Call-level timing and sentiment metrics (definitions in the module docstring).
 
     Never raises on empty or odd input: no words gives zeros, no customer speech
@@ -198,8 +207,8 @@ def compute_metrics(words: Sequence[Word], utterances: Sequence[Utterance], dura
     silence_ratio = max(0.0, min(1.0, (duration - speech_t) / duration)) if duration > 0 else 0.0
     gap = tl.longest_silence()
     agent_words = sum(1 for w in words if w.speaker == "agent")
-    start, _ = customer_sentiment_window(utterances, "start", sentiment_window, sentiment_band)
-    end, _ = customer_sentiment_window(utterances, "end", sentiment_window, sentiment_band)
+    start, _ = customer_sentiment_window(utterances, "start", sentiment_window, sentiment_band, sentiment_min_words)
+    end, _ = customer_sentiment_window(utterances, "end", sentiment_window, sentiment_band, sentiment_min_words)
     return Metrics(
         agent_talk_ratio=agent_t / talk if talk > 0 else 0.0,
         silence_ratio=silence_ratio,

@@ -18,10 +18,10 @@ def words(speaker: str, start: float, end: float, n: int) -> list[Word]:
     return [Word(start + i * step, start + (i + 1) * step, f" w{i}", 0.9, speaker) for i in range(n)]
 
 
-def cust_utt(index: int, score: float, start: float = 0.0) -> Utterance:
+def cust_utt(index: int, score: float, start: float = 0.0, n_words: int = 1) -> Utterance:
     label = "positive" if score > 0.3 else "negative" if score < -0.3 else "neutral"
     labels = UtteranceLabels(Sentiment(label, score), None, Empathy(False, 0.1), None)
-    return Utterance(index, "customer", start, start + 1, "text", index, 1, labels)
+    return Utterance(index, "customer", start, start + 1, " ".join(["text"] * n_words), index, n_words, labels)
 
 
 def test_alternating_call_has_known_ratios() -> None:
@@ -112,6 +112,19 @@ def test_customer_sentiment_start_and_end() -> None:
     m = compute_metrics([], mixed, 6.0)
     assert m.customer_sentiment_start == "neutral"  # mean 0.033
     assert m.customer_sentiment_end == "negative"   # mean -0.3
+
+
+def test_one_and_two_word_replies_do_not_set_the_mood() -> None:
+    """An upset caller who signs off with "No." "Okay." "Brilliant." is still upset at the end."""
+    upset = [cust_utt(i, -0.7, float(i), n_words=8) for i in range(5)]
+    sign_off = [cust_utt(5 + i, s, 5.0 + i, n_words=1) for i, s in enumerate([0.0, 0.1, 0.8])]
+    m = compute_metrics([], upset + sign_off, 10.0)
+    assert (m.customer_sentiment_start, m.customer_sentiment_end) == ("negative", "negative")
+    m_all = compute_metrics([], upset + sign_off, 10.0, sentiment_min_words=1)
+    assert m_all.customer_sentiment_end == "positive"  # mean(0.0, 0.1, 0.8) = 0.3: the sign-off decided
+    terse = [cust_utt(i, s, float(i)) for i, s in enumerate([-0.8, -0.6, 0.5, 0.6])]
+    m = compute_metrics([], terse, 4.0)  # never three words: judged on everything said
+    assert (m.customer_sentiment_start, m.customer_sentiment_end) == ("negative", "positive")
 
 
 def test_short_calls_do_not_share_start_and_end_utterances() -> None:
