@@ -1,6 +1,6 @@
 """End-to-end agreement of the default rubric with human labels on the labelled bench calls.
 
-Usage: .venv/bin/python bench/rubric_agreement.py [--set dev|heldout|test|seen|blind|blind2|blind3|blind4|all] [--json]
+Usage: .venv/bin/python bench/rubric_agreement.py [--set dev|heldout|test|seen|blind|blind2|blind3|blind4|blind5|all] [--json]
        [--data-dir DIR [--rescore]] [--rubric NAME|PATH]
 
 Three labelled sets, each written by a different author and with different voices from the demo
