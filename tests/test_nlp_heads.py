@@ -270,6 +270,22 @@ def test_polite_requests_to_describe_are_open_questions() -> None:
     assert got == ["open", "open", "closed", "closed"]
 
 
+def test_bare_imperatives_and_offers_of_help_are_open_questions() -> None:
+    """The issue counts "tell me about…" imperatives as open; Whisper often drops their '?' too. The offer
+    of help asks the customer to state the need in their own words; the head alone called it a formula."""
+    from qm.nlp.labeller import get_labeller
+
+    texts = ["Talk me through what's different on this month's bill.",
+             "So tell me what happened",
+             "How can I help?",
+             "Good morning, Tidewell Mobile, my name's Omar, what can I do for you?",
+             "I can help with that.",
+             "It was explained to me last week.",
+             "Can you tell me your account number?"]
+    got = [lab.question for lab in get_labeller().label(texts, ["agent"] * len(texts))]
+    assert got == ["open", "open", "open", "open", None, None, "closed"]
+
+
 # ---- encoder adapter -------------------------------------------------------------------------
 
 ADAPTER = Path(__file__).resolve().parents[1] / "models" / "encoder"

@@ -135,7 +135,7 @@ class Labeller:
             labels = LABELS["question"]
             closed, open_ = labels.index("closed"), labels.index("open")
             for i, text in enumerate(clean):
-                if decision["question"][i] == closed and is_open_request(text):
+                if decision["question"][i] != open_ and is_open_request(text):
                     decision["question"][i] = open_
                 elif decision["question"][i] == open_ and is_fact_request(text):
                     decision["question"][i] = closed

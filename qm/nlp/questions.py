@@ -59,11 +59,17 @@ _OPEN_REQUEST = re.compile(
     r"(?:(?:tell|give) (?:me|us) (?:(?:a (?:little|bit) )?more|about|what|how|why|when|where|which|"
     r"everything|anything|a bit|a little|in your own words)|describe|explain|walk me through|"
     r"talk me through|say (?:a (?:little|bit) )?more|share|elaborate|help me understand)\b"
+    # the bare imperative: "Talk me through what's changed." (Whisper often drops the '?', too)
+    r"|^\W*(?:(?:so|and|okay|ok|well|now|right|first)\W+)*(?:please |just )?(?:tell me (?:about|more|what|how|why|"
+    r"when|where|a (?:little|bit)|everything)|talk me through|walk me through|describe|explain)\b"
+    # the offer of help, "How can I help?", "What can I do for you?": it asks the customer to state
+    # their need in their own words, the textbook open question (the head learned it as a formula)
+    r"|\b(?:how|what) (?:can|could|may) (?:i|we) (?:help|assist|do for you)\b"
 )  # "can you tell me your date of birth?" stays closed: it asks for one fact
 
 
 def is_open_request(text: str) -> bool:
-    """A polite request to describe or explain, which counts as an open question."""
+    """A request to describe or explain, or an offer of help, which counts as an open question."""
     return bool(_OPEN_REQUEST.search(text.lower()))
 
 
