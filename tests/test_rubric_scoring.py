@@ -489,6 +489,43 @@ def test_sentiment_trajectory_not_left_upset(rubric_file: Any) -> None:
     assert soured.passed is False
 
 
+def test_sentiment_trajectory_closing_words_decide_first(rubric_file: Any) -> None:
+    """The head reads relief as negative and sarcasm as positive; an explicit closing verdict wins."""
+    r = rubric_file("""\
+        - id: outcome
+          kind: sentiment_trajectory
+          require: not_left_upset
+          end_cues:
+            last_utterances: 3
+            satisfied: ['\\bwhat a relief\\b']
+            dissatisfied: ['\\bthanks for nothing\\b']
+        """)
+
+    def customer(*rows: tuple[str, float]) -> ScoringInput:
+        return call([("customer", i, i + 0.9, text,
+                      lab("negative" if v <= -0.2 else "positive" if v >= 0.2 else "neutral", v))
+                     for i, (text, v) in enumerate(rows)])
+
+    relieved = only(r.score(customer(("I'm so worried about the money.", -0.8), ("I can't sleep for it.", -0.7),
+                                     ("Oh, what a relief, I was dreading it.", -0.6), ("I was in a state.", -0.7))))
+    assert relieved.passed is True and relieved.evidence == [2] and "satisfied (cue)" in relieved.detail
+    sarcastic = only(r.score(customer(("My order never came.", -0.6), ("It was for a birthday.", -0.5),
+                                      ("Brilliant, thanks for nothing then.", 0.6), ("Have a lovely day.", 0.7))))
+    assert sarcastic.passed is False and sarcastic.evidence == [2]
+    # the last cue in time decides; cues before the closing window do not count
+    changed = only(r.score(customer(("Thanks for nothing so far.", -0.4), ("Hang on, let me look.", 0.0),
+                                    ("Oh, what a relief.", 0.1), ("It was in my bag all along.", 0.0))))
+    assert changed.passed is True and changed.evidence == [2]
+    early = only(r.score(customer(("Thanks for nothing, honestly.", -0.6), ("I'm still waiting here.", -0.6),
+                                  ("Nothing has arrived at all.", -0.6), ("I want it sorted today.", -0.6),
+                                  ("It's still not there now.", -0.6))))
+    assert early.passed is False and "cue" not in early.detail  # no cue in the last 3: sentiment decides
+    with pytest.raises(RubricError, match="satisfied and/or dissatisfied"):
+        rubric_file("- {id: o, kind: sentiment_trajectory, end_cues: {last_utterances: 2}}\n")
+    with pytest.raises(RubricError, match="does not compile"):
+        rubric_file("- {id: o, kind: sentiment_trajectory, end_cues: {satisfied: ['(relief']}}\n")
+
+
 # --- requires, coaching, one-sided calls, plug-in kinds, determinism ---------------------------------------
 
 def test_requires_makes_dependent_not_applicable(rubric_file: Any) -> None:

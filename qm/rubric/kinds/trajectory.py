@@ -10,21 +10,45 @@ in practice: a caller who rang in angry and is still negative at the end was
 not helped, even though their mood did not get worse.  It passes when the end
 is not negative, or when it is still negative but clearly better than the start
 (mean signed score up by at least ``min_gain``).
+
+``end_cues`` let the customer's own closing words decide when they are explicit.
+The sentiment head reads many of them the wrong way round: relief is worded with
+negative words ("That's a relief, I was dreading this call"), sarcasm with
+positive ones ("Thanks for nothing"), and resigned acceptance ("I'll just have to
+hope they turn up, I suppose") as neutral or better.  The last cue found among the
+customer's final ``last_utterances`` utterances of at least three words decides
+(satisfied → passed, dissatisfied → failed); with no cue the sentiment rule applies.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from qm.metrics import customer_sentiment_mean
+from qm.metrics import SENTIMENT_MIN_WORDS, customer_sentiment_mean
+from qm.rubric.examples import RegexList, compile_patterns
 from qm.rubric.labels import SentimentValue
 from qm.rubric.registry import CriterionKind, Verdict, register_kind
-from qm.rubric.spec import CriterionSpec
+from qm.rubric.spec import CriterionSpec, StrictModel
 from qm.rubric.view import CallView
+from qm.types import Utterance
 
 RANK = {"negative": 0, "neutral": 1, "positive": 2}
+
+
+class EndCues(StrictModel):
+    """Explicit closing verdicts of the customer, matched as regex (case-insensitive)."""
+
+    last_utterances: int = Field(default=4, ge=1, le=20)
+    satisfied: RegexList = Field(default_factory=list)
+    dissatisfied: RegexList = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _some(self) -> EndCues:
+        if not self.satisfied and not self.dissatisfied:
+            raise ValueError("give satisfied and/or dissatisfied regex cues")
+        return self
 
 
 class TrajectorySpec(CriterionSpec):
@@ -33,6 +57,7 @@ class TrajectorySpec(CriterionSpec):
     when_start: list[SentimentValue] | None = None
     min_gain: float = Field(default=0.3, gt=0, le=2)
     min_customer_utterances: int = Field(default=2, ge=1)
+    end_cues: EndCues | None = None
 
     @field_validator("when_start", mode="before")
     @classmethod
@@ -45,6 +70,26 @@ class SentimentTrajectory(CriterionKind):
     Spec = TrajectorySpec
     spec: TrajectorySpec
 
+    def __init__(self, spec: TrajectorySpec) -> None:
+        super().__init__(spec)
+        cues = spec.end_cues
+        self._satisfied = compile_patterns(cues.satisfied) if cues else []
+        self._dissatisfied = compile_patterns(cues.dissatisfied) if cues else []
+
+    def closing_cue(self, customer: list[Utterance]) -> tuple[bool, Utterance] | None:
+        """(satisfied?, utterance) of the last explicit closing verdict, if the customer gave one."""
+        cues = self.spec.end_cues
+        if cues is None:
+            return None
+        spoken = [u for u in customer if u.word_count >= SENTIMENT_MIN_WORDS] or customer
+        found = None
+        for u in spoken[-cues.last_utterances:]:
+            if any(p.search(u.text) for p in self._dissatisfied):
+                found = (False, u)
+            elif any(p.search(u.text) for p in self._satisfied):
+                found = (True, u)
+        return found
+
     def evaluate(self, call: CallView) -> Verdict:
         s = self.spec
         start, end = call.metrics.customer_sentiment_start, call.metrics.customer_sentiment_end
@@ -54,6 +99,11 @@ class SentimentTrajectory(CriterionKind):
         if s.when_start is not None and start not in s.when_start:
             return Verdict.na(f"customer started {start}; criterion applies when starting "
                               f"{' or '.join(s.when_start)}")
+        cue = self.closing_cue([u for u in call.by_speaker("customer") if u.labels is not None])
+        if cue is not None:
+            ok, u = cue
+            return Verdict.of(ok, [u.index], f"customer's closing words #{u.index} are "
+                                             f"{'satisfied' if ok else 'dissatisfied'} (cue)")
         s_mean, first = customer_sentiment_mean(call.utterances, "start")
         e_mean, last = customer_sentiment_mean(call.utterances, "end")
         assert s_mean is not None and e_mean is not None  # start/end labels exist, so the means do
@@ -69,4 +119,5 @@ class SentimentTrajectory(CriterionKind):
 
     def summary(self) -> str:
         cond = f" when starting {' or '.join(self.spec.when_start)}" if self.spec.when_start else ""
-        return f"customer sentiment end vs start: {self.spec.require}{cond}"
+        cues = " (explicit closing words decide first)" if self.spec.end_cues else ""
+        return f"customer sentiment end vs start: {self.spec.require}{cond}{cues}"
