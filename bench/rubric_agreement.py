@@ -6,9 +6,10 @@ Usage: .venv/bin/python bench/rubric_agreement.py [--set SET] [--json] [--data-d
 The labelled sets are listed in bench/labelled_sets.py (how each was written and used:
 bench/calls/README.md and docs/benchmarks.md); voices and wording differ from the demo calls.
 Each call carries a human verdict per criterion of rubrics/default.yaml (pass / fail / not
-applicable).  The calls are rendered to stereo audio (needs espeak-ng/flite once) and scored by the real pipeline: Whisper,
-redaction, the classifier heads, metrics and the rubric.  A call agrees on a criterion when
-qm's ``passed`` (True / False / None) equals the label.  Prints per-criterion agreement and kappa.
+applicable).  The calls are rendered to stereo audio (needs espeak-ng/flite once) and scored by
+the real pipeline: Whisper, redaction, the classifier heads, metrics and the rubric.  A call
+agrees on a criterion when qm's ``passed`` (True / False / None) equals the label.  Prints
+per-criterion agreement and kappa.
 
 ``--data-dir`` keeps the scored calls in a store there; a later ``--rescore`` run re-scores those stored
 transcripts (``Pipeline.rescore``: classifiers, metrics and rubric, no Whisper), which is how a rubric
