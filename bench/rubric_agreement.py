@@ -1,7 +1,7 @@
 """End-to-end agreement of the default rubric with human labels on the labelled bench calls.
 
 Usage: .venv/bin/python bench/rubric_agreement.py [--set SET] [--json] [--data-dir DIR [--rescore]]
-       [--rubric NAME|PATH]      (SET: dev|heldout|test|seen|blind|blind2|blind3|blind4|blind5|all)
+       [--rubric NAME|PATH]      (SET: dev|heldout|test|seen|blind|blind2|blind3|blind4|blind5|blind6|all)
 
 The labelled sets are listed in bench/labelled_sets.py (how each was written and used:
 bench/calls/README.md and docs/benchmarks.md); voices and wording differ from the demo calls.
