@@ -10,7 +10,8 @@ from pathlib import Path
 CALLS = Path(__file__).resolve().parent / "calls"
 SETS: dict[str, tuple[str, ...]] = {
     "dev": ("scripts",), "heldout": ("heldout",), "test": ("test",),
-    "blind": ("blind",), "blind2": ("blind2",), "blind3": ("blind3",), "blind4": ("blind4",), "blind5": ("blind5",), "blind6": ("blind6",),
+    "blind": ("blind",), "blind2": ("blind2",), "blind3": ("blind3",),
+    "blind4": ("blind4",), "blind5": ("blind5",), "blind6": ("blind6",),
     "seen": ("scripts", "heldout", "test"),
     "all": ("scripts", "heldout", "test", "blind", "blind2", "blind3", "blind4", "blind5", "blind6"),
 }
