@@ -11,7 +11,7 @@ labelled by the real classifier heads (sentiment, emotion, empathy, question), s
 all nine criteria are scored: the rubric and the heads on the exact words, without
 speech recognition (the end-to-end bench, ``bench/rubric_agreement.py``, adds ASR).
 
-Run: .venv/bin/python -m bench.rubric_scripts SET [--labels]   (SET: a name in bench/labelled_sets.py, e.g. blind6, seen, all)
+Run: .venv/bin/python -m bench.rubric_scripts SET [--labels]   (SET: a name in bench/labelled_sets.py)
 """
 
 from __future__ import annotations
