@@ -241,6 +241,11 @@ def test_conditional_trigger_examples_ignore_plain_problem_statements(rubric_fil
     cue = call([("customer", 0, 3, "Honestly I'm really worried about the bill.", lab("negative", -0.6)),
                 ("agent", 3.5, 6, "That sounds really worrying, let's sort it.", lab(empathy=True))])
     assert only(r.score(cue)).passed is True
+    # explicit wording counts on its own: the sentiment head calls this neutral, the regex cue does not care
+    said_so = call([("customer", 0, 3, "I'm really upset, to be honest.", lab("neutral", -0.1)),
+                    ("agent", 3.5, 6, "Which browser are you using?", lab(question="open"))])
+    c = only(r.score(said_so))
+    assert c.passed is False and c.evidence == [0]
 
 
 def test_conditional_min_words_and_require_modes(rubric_file: Any) -> None:

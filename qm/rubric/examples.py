@@ -212,6 +212,10 @@ class ExampleClassifier:
             _store(self.cache_path, model)
         self.model = model
 
+    def explicit(self, text: str) -> bool:
+        """True when a regex cue matches: explicit wording, which counts without the model."""
+        return any(rx.search(text) for rx in self.patterns)
+
     def judge(self, texts: list[str], x: np.ndarray) -> list[Judgement]:
         """One judgement per text; ``x`` holds the texts' (L2-normalised) embeddings, row by row."""
         assert self.model is not None and self._pos is not None, "prepare() was not called"

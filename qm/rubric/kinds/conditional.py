@@ -73,13 +73,18 @@ class Conditional(CriterionKind):
     @staticmethod
     def _select(call: CallView, utts: list[Utterance], filters: list[LabelFilter],
                 clf: ExampleClassifier | None) -> set[int]:
-        """Indexes of ``utts`` that match the label filters and, when given, the examples."""
-        hits = [u for u in utts if matches_any(filters, u)]
+        """Indexes of ``utts`` that match the label filters and, when given, the examples.
+
+        A regex cue of the examples counts on its own, label filters or not: explicit wording ("I'm
+        really shaken") needs no model, and the sentiment head reads some of it as neutral.
+        """
+        explicit = {u.index for u in utts if clf is not None and clf.explicit(u.text)}
+        hits = [u for u in utts if u.index not in explicit and matches_any(filters, u)]
         if clf is None or not hits:
-            return {u.index for u in hits}
+            return explicit | {u.index for u in hits}
         x = np.stack([call.embedding(u) for u in hits])
         judged = clf.judge([u.text for u in hits], x)
-        return {u.index for u, j in zip(hits, judged, strict=True) if j.matched}
+        return explicit | {u.index for u, j in zip(hits, judged, strict=True) if j.matched}
 
     def _in_budget(self, trig: Utterance, resp: Utterance) -> bool:
         s = self.spec
