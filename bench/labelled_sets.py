@@ -11,9 +11,9 @@ CALLS = Path(__file__).resolve().parent / "calls"
 SETS: dict[str, tuple[str, ...]] = {
     "dev": ("scripts",), "heldout": ("heldout",), "test": ("test",),
     "blind": ("blind",), "blind2": ("blind2",), "blind3": ("blind3",),
-    "blind4": ("blind4",), "blind5": ("blind5",), "blind6": ("blind6",),
+    "blind4": ("blind4",), "blind5": ("blind5",), "blind6": ("blind6",), "blind7": ("blind7",),
     "seen": ("scripts", "heldout", "test"),
-    "all": ("scripts", "heldout", "test", "blind", "blind2", "blind3", "blind4", "blind5", "blind6"),
+    "all": ("scripts", "heldout", "test", "blind", "blind2", "blind3", "blind4", "blind5", "blind6", "blind7"),
 }
 
 
