@@ -12,8 +12,10 @@ SETS: dict[str, tuple[str, ...]] = {
     "dev": ("scripts",), "heldout": ("heldout",), "test": ("test",),
     "blind": ("blind",), "blind2": ("blind2",), "blind3": ("blind3",),
     "blind4": ("blind4",), "blind5": ("blind5",), "blind6": ("blind6",), "blind7": ("blind7",),
+    "blind8": ("blind8",),
     "seen": ("scripts", "heldout", "test"),
-    "all": ("scripts", "heldout", "test", "blind", "blind2", "blind3", "blind4", "blind5", "blind6", "blind7"),
+    "all": ("scripts", "heldout", "test", "blind", "blind2", "blind3", "blind4", "blind5", "blind6", "blind7",
+            "blind8"),
 }
 
 
