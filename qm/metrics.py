@@ -129,6 +129,14 @@ def _sentiment_label(mean: float, band: float) -> SentimentLabel:
     return "neutral"
 
 
+def substantive(utterances: Sequence[Utterance], min_words: int = SENTIMENT_MIN_WORDS) -> list[Utterance]:
+    """The utterances of at least ``min_words`` words, or all of them when none is that long.
+
+    What a customer's mood is read from: one- and two-word replies carry the formalities.
+    """
+    return [u for u in utterances if u.word_count >= min_words] or list(utterances)
+
+
 def customer_sentiment_mean(utterances: Sequence[Utterance], at: str, n: int = SENTIMENT_WINDOW,
                             min_words: int = SENTIMENT_MIN_WORDS) -> tuple[float | None, list[int]]:
     """Mean signed sentiment and utterance indexes of the customer's first (``at="start"``) or last n.
@@ -138,7 +146,7 @@ def customer_sentiment_mean(utterances: Sequence[Utterance], at: str, n: int = S
     labelled = [u for u in utterances if u.speaker == "customer" and u.labels is not None]
     if not labelled or n <= 0:
         return None, []
-    labelled = [u for u in labelled if u.word_count >= min_words] or labelled
+    labelled = substantive(labelled, min_words)
     # Short calls: shrink the window so start and end do not share utterances (and hide a change).
     k = max(1, min(n, len(labelled) // 2))
     window = labelled[:k] if at == "start" else labelled[-k:]

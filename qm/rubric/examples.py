@@ -225,7 +225,7 @@ class ExampleClassifier:
         sims = (x @ self._pos.T).max(axis=1)
         out = []
         for text, p, sim in zip(texts, probs, sims, strict=True):
-            if any(rx.search(text) for rx in self.patterns):
+            if self.explicit(text):
                 out.append(Judgement(True, 1.0, "regex"))
                 continue
             ok = bool(text.strip()) and p >= self.threshold and sim >= self.min_similarity

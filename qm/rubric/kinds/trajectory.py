@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from qm.metrics import SENTIMENT_MIN_WORDS, customer_sentiment_mean
+from qm.metrics import customer_sentiment_mean, substantive
 from qm.rubric.examples import RegexList, compile_patterns
 from qm.rubric.labels import SentimentValue
 from qm.rubric.registry import CriterionKind, Verdict, register_kind
@@ -81,9 +81,8 @@ class SentimentTrajectory(CriterionKind):
         cues = self.spec.end_cues
         if cues is None:
             return None
-        spoken = [u for u in customer if u.word_count >= SENTIMENT_MIN_WORDS] or customer
         found = None
-        for u in spoken[-cues.last_utterances:]:
+        for u in substantive(customer)[-cues.last_utterances:]:
             if any(p.search(u.text) for p in self._dissatisfied):
                 found = (False, u)
             elif any(p.search(u.text) for p in self._satisfied):
