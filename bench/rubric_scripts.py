@@ -40,8 +40,11 @@ def layout(path: Path, label: bool = False) -> tuple[ScoringInput, dict[str, boo
     utts: list[Utterance] = []
     words: list[Word] = []
     end = 0.0
+    sound: list[tuple[float, float]] = []  # hold music, as qm.sound finds it in the rendered audio
     for turn_no, turn in enumerate(script.turns):
         base = LEAD_IN_S if turn_no == 0 else end
+        if turn.hold and turn.hold_music:
+            sound.append((base, base + turn.hold))
         base += turn.hold
         t = end - turn.overlap if turn.overlap else base + turn.pause_before
         for sentence in (s for s in re.split(r"(?<=[.?!])\s+", turn.text.strip()) if s):
@@ -59,7 +62,8 @@ def layout(path: Path, label: bool = False) -> tuple[ScoringInput, dict[str, boo
         utts = [replace(u, labels=lab) for u, lab in zip(utts, labs, strict=True)]
     duration = end + 1.0
     labels = dict(script.labels or {})
-    return ScoringInput(utts, words, compute_metrics(words, utts, duration), duration), labels
+    metrics = compute_metrics(words, utts, duration, sound=sound)
+    return ScoringInput(utts, words, metrics, duration, sound), labels
 
 
 def main() -> None:

@@ -10,12 +10,21 @@ text.  Definitions (also in docs/rubrics.md):
 * **agent talk ratio** — agent speech time / (agent + customer speech time);
   ``customer_talk_ratio`` is the complement.  Words of speaker ``unknown`` count
   as speech for silence but belong to neither side.
-* **silence ratio** — time in which nobody speaks / call duration (leading and
-  trailing silence included: ring time and hold at the ends are still dead air
-  for the customer).
-* **longest silence** — the longest gap *between* two stretches of speech
-  (dead air or hold); the silence before the first and after the last word is
-  left out because it is recording set-up, not conversation.
+* **sound** — stretches where the agent side (or the mono mix) carries sustained
+  sound that is not transcribed speech: hold music, recorded announcements
+  (``qm.sound``, read from the audio when it is transcribed and stored with the
+  transcript).  Stretches shorter than ``MIN_SOUND_S`` (1.5 s) once speech is
+  taken out are ignored: they are the tails of words whose timestamps end early.
+  Without audio (a transcript alone) there is none.
+* **silence ratio** — time in which nobody speaks and the line carries no other
+  sound / call duration (leading and trailing silence included: ring time and a
+  silent hold at the ends are still dead air for the customer).
+* **longest silence** — the longest stretch of dead air *between* two stretches
+  of speech: a gap with hold music is a hold, not dead air, so only its silent
+  parts count.  The silence before the first and after the last word is left out
+  because it is recording set-up, not conversation.
+* **hold seconds / longest hold** — total and longest stretch of non-speech sound
+  between speech, so a rubric can still limit how long customers wait on music.
 * **overtalk** — seconds in which agent and customer speak at once.
 * **interruptions** — the agent starts a speech interval while a customer
   interval is in progress (strictly after it began) and they then overlap for
@@ -39,7 +48,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from qm.types import Metrics, SentimentLabel, Speaker, Utterance, Word
 
@@ -48,6 +57,7 @@ INTERRUPT_MIN_OVERLAP_S = 0.5
 SENTIMENT_WINDOW = 3
 SENTIMENT_MIN_WORDS = 3
 SENTIMENT_BAND = 0.2
+MIN_SOUND_S = 1.5
 
 Interval = tuple[float, float]
 
@@ -105,6 +115,24 @@ def silences(speech: Sequence[Interval]) -> list[Interval]:
     """Gaps between consecutive stretches of speech (not before the first or after the last)."""
     return [(speech[k][1], speech[k + 1][0]) for k in range(len(speech) - 1)
             if speech[k + 1][0] > speech[k][1]]
+
+
+def subtract(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
+    """Parts of sorted disjoint intervals ``a`` not covered by sorted disjoint intervals ``b``."""
+    out: list[Interval] = []
+    j = 0
+    for s, e in a:
+        while j < len(b) and b[j][1] <= s:
+            j += 1
+        k, cur = j, s
+        while k < len(b) and b[k][0] < e:
+            if b[k][0] > cur:
+                out.append((cur, b[k][0]))
+            cur = max(cur, b[k][1])
+            k += 1
+        if cur < e:
+            out.append((cur, e))
+    return out
 
 
 def interruption_times(agent: Sequence[Interval], customer: Sequence[Interval],
@@ -169,17 +197,33 @@ class Timeline:
     agent: list[Interval]
     customer: list[Interval]
     everyone: list[Interval]
+    sound: list[Interval] = field(default_factory=list)  # non-speech sound (hold music), not overlapping speech
 
     @classmethod
-    def from_words(cls, words: Sequence[Word], merge_gap_s: float = MERGE_GAP_S) -> Timeline:
+    def from_words(cls, words: Sequence[Word], merge_gap_s: float = MERGE_GAP_S,
+                   sound: Sequence[Interval] = ()) -> Timeline:
+        everyone = speech_intervals(words, None, merge_gap_s)
+        clean = merge_intervals((float(s), float(e)) for s, e in sound
+                                if math.isfinite(s) and math.isfinite(e) and e > s >= 0)
         return cls(
             agent=speech_intervals(words, "agent", merge_gap_s),
             customer=speech_intervals(words, "customer", merge_gap_s),
-            everyone=speech_intervals(words, None, merge_gap_s),
+            everyone=everyone,
+            # what is left of a sound run once speech is taken out; short leftovers are the tails of
+            # words whose timestamps end early, not a hold
+            sound=[p for p in subtract(clean, everyone) if p[1] - p[0] >= MIN_SOUND_S],
         )
 
+    def dead_air(self) -> list[Interval]:
+        """Silent stretches between speech: the gaps minus any sound on the line."""
+        return subtract(silences(self.everyone), self.sound)
+
+    def holds(self) -> list[Interval]:
+        """Sound (music, announcements) inside the gaps between speech."""
+        return intersection(silences(self.everyone), self.sound)
+
     def longest_silence(self) -> Interval | None:
-        gaps = silences(self.everyone)
+        gaps = self.dead_air()
         if not gaps:
             return None
         return max(gaps, key=lambda g: (g[1] - g[0], -g[0]))
@@ -192,6 +236,7 @@ class Timeline:
 
 
 def compute_metrics(words: Sequence[Word], utterances: Sequence[Utterance], duration_s: float, *,
+                    sound: Sequence[Interval] = (),
                     merge_gap_s: float = MERGE_GAP_S,
                     interrupt_min_overlap_s: float = INTERRUPT_MIN_OVERLAP_S,
                     sentiment_window: int = SENTIMENT_WINDOW,
@@ -203,7 +248,7 @@ def compute_metrics(words: Sequence[Word], utterances: Sequence[Utterance], dura
     gives ``None`` sentiments.  A duration shorter than the last word (a
     truncated header) is stretched to cover the speech so ratios stay in [0, 1].
     """
-    tl = Timeline.from_words(words, merge_gap_s)
+    tl = Timeline.from_words(words, merge_gap_s, sound)
     last_end = tl.everyone[-1][1] if tl.everyone else 0.0
     duration = duration_s if math.isfinite(duration_s) and duration_s > 0 else 0.0
     duration = max(duration, last_end)
@@ -211,8 +256,9 @@ def compute_metrics(words: Sequence[Word], utterances: Sequence[Utterance], dura
     agent_t = total_length(tl.agent)
     customer_t = total_length(tl.customer)
     talk = agent_t + customer_t
-    speech_t = total_length(tl.everyone)
-    silence_ratio = max(0.0, min(1.0, (duration - speech_t) / duration)) if duration > 0 else 0.0
+    audible_t = total_length(tl.everyone) + total_length(tl.sound)
+    silence_ratio = max(0.0, min(1.0, (duration - audible_t) / duration)) if duration > 0 else 0.0
+    holds = tl.holds()
     gap = tl.longest_silence()
     agent_words = sum(1 for w in words if w.speaker == "agent")
     start, _ = customer_sentiment_window(utterances, "start", sentiment_window, sentiment_band, sentiment_min_words)
@@ -227,4 +273,6 @@ def compute_metrics(words: Sequence[Word], utterances: Sequence[Utterance], dura
         customer_sentiment_end=end,
         interruptions=len(tl.interruptions(interrupt_min_overlap_s)),
         customer_talk_ratio=customer_t / talk if talk > 0 else 0.0,
+        hold_s=total_length(holds),
+        longest_hold_s=max((e - s for s, e in holds), default=0.0),
     )

@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from qm.audio import ChannelLayout, probe, resolve_layout, stream_windows
+from qm.audio import TARGET_RATE, ChannelLayout, probe, resolve_layout, stream_windows
 from qm.config import Settings, get_settings
 from qm.conversation import TokenTurn, build_turns, redact_turns, redaction_count, utterances_from_turns
 from qm.errors import AudioError
+from qm.sound import join, sound_intervals
 from qm.types import AudioInfo, CallResult, Utterance, Word
 
 log = logging.getLogger("qm.pipeline")
@@ -60,6 +61,13 @@ def default_call_id(info: AudioInfo) -> str:
     """Stable id for a recording: file stem plus a hash prefix, so a re-run finds the same call."""
     stem = Path(info.path).stem[:80] or "call"
     return f"{stem}-{info.sha256[:8]}"
+
+
+def _sound_channel(samples: np.ndarray, layout: ChannelLayout) -> np.ndarray:
+    """The signal that carries hold music: the agent side, or the mix of a mono call (see qm.sound)."""
+    if layout.is_mixed or samples.shape[0] == 1:
+        return samples.mean(axis=0) if samples.shape[0] > 1 else samples[0]
+    return samples[layout.agent]
 
 
 def _dual_mono(info: AudioInfo, threshold: float = 0.98) -> bool:
@@ -147,10 +155,16 @@ class Pipeline:
         cached = self.store.get_transcript(info.sha256, asr_name, layout.describe()) if save else None
         diar: dict[str, Any] | None = None
         if cached is not None:
-            language, token_json = cached
+            language, token_json, stored_sound = cached
             turns = [TokenTurn.from_json(t) for t in token_json]
+            if stored_sound is None:  # cached before sound was kept: one cheap decode, no Whisper
+                with self._stage("sound", timings):
+                    sound = join(sound_intervals(_sound_channel(w.samples, layout), TARGET_RATE, w.offset_s)
+                                 for w in stream_windows(info))
+            else:
+                sound = [(float(s), float(e)) for s, e in stored_sound]
         else:
-            words, diar = self._transcribe(info, layout, timings)
+            words, diar, sound = self._transcribe(info, layout, timings)
             with self._stage("turns", timings):
                 raw_turns = build_turns(words)
             with self._stage("redact", timings):
@@ -159,7 +173,7 @@ class Pipeline:
                 turns, _ = redact_turns(raw_turns, get_redactor())
             language = self.settings.language
         result = self._score_turns(info, turns, call_id, agent_id, asr_name, language, rubric,
-                                   timings)
+                                   timings, sound)
         redacted_path = None
         if save:
             if self.settings.redact_audio:
@@ -169,7 +183,8 @@ class Pipeline:
                 self.store.save(
                     result, layout=layout.describe(), source_uri=source_uri or str(Path(info.path).resolve()),
                     transcript_tokens=[t.to_json() for t in turns], nlp_version=self._nlp_version,
-                    redacted_audio_path=str(redacted_path) if redacted_path else None, metadata=metadata,
+                    sound=[[s, e] for s, e in sound], metadata=metadata,
+                    redacted_audio_path=str(redacted_path) if redacted_path else None,
                     started_at=started_at,
                 )
         return ScoredCall(result, layout.describe(), timings, cached is not None, redacted_path, diar, turns)
@@ -184,21 +199,26 @@ class Pipeline:
         info = AudioInfo(call.source_uri, call.duration_s, call.channels, call.sample_rate, call.audio_sha256,
                          call.codec, "")
         turns = [TokenTurn.from_json(t) for t in tr.tokens]
+        sound = [(float(s), float(e)) for s, e in (tr.sound or [])]
         result = self._score_turns(info, turns, call.id, call.agent_id, tr.asr_model, tr.language,
-                                   rubric, timings)
+                                   rubric, timings, sound)
         with self._stage("store", timings):
             self.store.save(result, layout=call.channel_layout, source_uri=call.source_uri,
                             transcript_tokens=tr.tokens, nlp_version=self._nlp_version,
-                            redacted_audio_path=call.redacted_audio_path, metadata=call.call_metadata,
+                            sound=tr.sound, redacted_audio_path=call.redacted_audio_path, metadata=call.call_metadata,
                             started_at=call.started_at)
         return ScoredCall(result, call.channel_layout, timings, True, None, None, turns)
 
     # -- stages --------------------------------------------------------------------------------------
     def _transcribe(self, info: AudioInfo, layout: ChannelLayout,
-                    timings: dict[str, float]) -> tuple[list[Word], dict[str, Any] | None]:
+                    timings: dict[str, float]) -> tuple[list[Word], dict[str, Any] | None, list[tuple[float, float]]]:
         words: list[Word] = []
         diar_reports = []
+        sound_parts = []
         for window in stream_windows(info):
+            with self._stage("sound", timings):
+                sound_parts.append(sound_intervals(_sound_channel(window.samples, layout), TARGET_RATE,
+                                                   window.offset_s))
             if layout.is_mixed:
                 mono = window.samples.mean(axis=0) if window.samples.shape[0] > 1 else window.samples[0]
                 with self._stage("asr", timings):
@@ -221,11 +241,11 @@ class Pipeline:
                 "agent_found": all(r.agent_cluster is not None for r in diar_reports),
                 "unknown_words": sum(r.unknown_words for r in diar_reports),
             }
-        return words, diar
+        return words, diar, join(sound_parts)
 
     def _score_turns(self, info: AudioInfo, turns: list[TokenTurn], call_id: str,
                      agent_id: str | None, asr_name: str, language: str, rubric_name: str | None,
-                     timings: dict[str, float]) -> CallResult:
+                     timings: dict[str, float], sound: list[tuple[float, float]] | None = None) -> CallResult:
         from qm.metrics import compute_metrics
         from qm.nlp.labeller import get_labeller
         from qm.rubric import ScoringInput, load_rubric
@@ -238,11 +258,11 @@ class Pipeline:
                 u.labels = lab
         words = [w for t in turns for w in t.as_words()]
         with self._stage("metrics", timings):
-            metrics = compute_metrics(words, utterances, info.duration_s)
+            metrics = compute_metrics(words, utterances, info.duration_s, sound=sound or ())
         with self._stage("rubric", timings):
             rubric = load_rubric(rubric_name or self.settings.default_rubric, self.settings.rubrics_dir)
             outcome = rubric.score(ScoringInput(utterances=utterances, words=words, metrics=metrics,
-                                                duration_s=info.duration_s))
+                                                duration_s=info.duration_s, sound=sound or ()))
         return CallResult(
             call_id=call_id, agent_id=agent_id, audio=info, asr_model=asr_name, language=language,
             utterances=utterances, metrics=metrics, rubric_id=rubric.id, rubric_version=rubric.version,

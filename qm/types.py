@@ -123,6 +123,8 @@ class Metrics:
     customer_sentiment_end: SentimentLabel | None
     interruptions: int = 0
     customer_talk_ratio: float = 0.0
+    hold_s: float = 0.0  # non-speech sound (music, announcements) between speech: a hold, not dead air
+    longest_hold_s: float = 0.0
 
     def to_contract(self) -> dict[str, Any]:
         d = asdict(self)

@@ -50,3 +50,15 @@ def _convert(x: np.ndarray, kind: str) -> np.ndarray:
     if kind == "dbl":
         return x.astype(np.float64)
     return x.astype(np.float32)
+
+
+def hold_loop(seconds: float, rate: int = 16000, dbfs: float = -32.0) -> np.ndarray:
+    """A quiet queue-music loop: a decaying arpeggio over a bass note, at ``dbfs`` RMS."""
+    t = np.arange(int(seconds * rate)) / rate
+    notes = np.array([261.63, 329.63, 392.0, 523.25, 392.0, 329.63])
+    phase = t % 0.5
+    env = np.minimum(1.0, phase / 0.02) * np.exp(-3.0 * phase)
+    melody = np.sin(2 * np.pi * notes[(t // 0.5).astype(int) % notes.size] * t) * env
+    sig = melody + 0.3 * np.sin(2 * np.pi * 130.81 * t)
+    rms = float(np.sqrt(np.mean(sig ** 2))) or 1.0
+    return (sig / rms * 10 ** (dbfs / 20)).astype(np.float32)

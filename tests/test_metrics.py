@@ -171,3 +171,28 @@ def test_metric_bounds_hold_for_any_timeline(w: list[Word], duration: float) -> 
 def test_merge_intervals_unions_overlaps() -> None:
     assert merge_intervals([(5, 6), (0, 2), (1, 3)]) == [(0, 3), (5, 6)]
     assert merge_intervals([(0, 1), (1.1, 2)], gap=0.3) == [(0, 2)]
+
+
+def test_hold_music_in_a_gap_is_a_hold_not_dead_air() -> None:
+    # agent 0-4, customer 5-7, 50 s gap (music 8-56), agent 57-60; call 60 s
+    w = words("agent", 0, 4, 4) + words("customer", 5, 7, 3) + words("agent", 57, 60, 3)
+    silent = compute_metrics(w, [], 60.0)
+    assert silent.longest_silence_s == pytest.approx(50.0) and silent.hold_s == 0.0
+    music = compute_metrics(w, [], 60.0, sound=[(3.5, 56.0)])  # the run starts inside the agent's speech
+    assert music.longest_silence_s == pytest.approx(1.0)  # 56-57; the 4-5 leftover is too short to count
+    assert music.hold_s == pytest.approx(49.0) and music.longest_hold_s == pytest.approx(49.0)
+    assert music.silence_ratio == pytest.approx((60 - 9 - 49) / 60)
+    assert silent.silence_ratio == pytest.approx((60 - 9) / 60)
+
+
+def test_short_sound_left_over_from_speech_is_not_a_hold() -> None:
+    # energy of the agent's last word outlasts its timestamp by 0.4 s: not a hold
+    w = words("agent", 0, 4, 4) + words("customer", 30, 32, 2)
+    m = compute_metrics(w, [], 32.0, sound=[(0.0, 4.4), (20.0, 20.5)])
+    assert m.hold_s == 0.0 and m.longest_silence_s == pytest.approx(26.0)
+
+
+def test_sound_never_breaks_the_metric_bounds() -> None:
+    w = words("agent", 0, 2, 2) + words("customer", 3, 4, 1)
+    m = compute_metrics(w, [], 5.0, sound=[(-1.0, 2.0), (float("nan"), 3.0), (1.0, 9.0), (4.0, 3.0)])
+    assert 0.0 <= m.silence_ratio <= 1.0 and m.longest_silence_s == pytest.approx(1.0) and m.hold_s == 0.0

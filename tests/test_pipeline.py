@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 
 from qm.store.models import Call, Result, Transcript, UtteranceRow
@@ -163,3 +164,37 @@ def test_dual_mono_stereo_is_detected_and_diarised(settings, tmp_path: Path) -> 
     scored = Pipeline(settings).score(dual, agent_id="T100", save=False)
     assert scored.layout == "mono"
     assert scored.diarization is not None
+
+
+def _call_with_hold(tmp_path: Path, music: bool) -> Path:
+    """two_speaker.ogg with a 50 s hold spliced in between the customer's first reply and the agent's answer."""
+    from audio_factory import hold_loop, write_audio
+
+    from qm.audio import TARGET_RATE, probe, stream_windows
+
+    samples = np.concatenate([w.samples for w in stream_windows(probe(AUDIO / "two_speaker.ogg"))], axis=1)
+    cut = int(6.5 * TARGET_RATE)  # the customer's turn ends at 6.18 s, the agent's next starts at 6.78 s
+    hold = np.zeros((2, 50 * TARGET_RATE), dtype=np.float32)
+    if music:
+        hold[0] = hold_loop(50, TARGET_RATE)  # played from the agent's end, as a queue does
+    out = np.concatenate([samples[:, :cut], hold, samples[:, cut:]], axis=1)
+    return write_audio(tmp_path / f"hold_{'music' if music else 'silent'}.wav", out, TARGET_RATE)
+
+
+def test_hold_music_is_a_hold_not_dead_air_and_survives_a_rescore(pipeline, tmp_path: Path) -> None:
+    silent = pipeline.score(_call_with_hold(tmp_path, music=False), agent_id="T100", call_id="silent-hold")
+    m = silent.result.metrics
+    assert m.longest_silence_s > 45 and m.hold_s == 0.0
+    assert {c.id: c for c in silent.result.criteria}["active_listening"].passed is False
+
+    music = pipeline.score(_call_with_hold(tmp_path, music=True), agent_id="T100", call_id="music-hold")
+    m = music.result.metrics
+    assert m.longest_silence_s < 5.0, m
+    assert 48.0 <= m.hold_s <= 51.0 and m.longest_hold_s == pytest.approx(m.hold_s, abs=0.01)
+    assert m.silence_ratio < silent.result.metrics.silence_ratio
+    assert music.to_contract()["metrics"]["hold_s"] == round(m.hold_s, 4)
+
+    again = pipeline.rescore("music-hold")  # from the stored transcript and sound, no audio decoded
+    assert again.result.metrics == m
+    assert json.dumps(again.to_contract()["criteria"], sort_keys=True) == json.dumps(
+        music.to_contract()["criteria"], sort_keys=True)

@@ -56,6 +56,17 @@ def test_save_and_read_back(db_url: str) -> None:
     assert store.get_transcript("a" * 64, "whisper-tiny.en", "agent=0,customer=1") is not None
 
 
+def test_sound_is_kept_with_the_transcript(db_url: str) -> None:
+    store = Store(db_url)
+    save(store, make_result())  # an old-style save: no sound known
+    assert store.get_transcript("a" * 64, "whisper-tiny.en", "agent=0,customer=1")[2] is None
+    store.save(make_result(), layout="agent=0,customer=1", source_uri="/x.wav", transcript_tokens=[],
+               nlp_version="n1", sound=[[12.5, 60.25]])
+    assert store.get_transcript("a" * 64, "whisper-tiny.en", "agent=0,customer=1")[2] == [[12.5, 60.25]]
+    found = store.find_transcript_for_call("c1")
+    assert found is not None and found[1].sound == [[12.5, 60.25]]
+
+
 def test_rescoring_updates_in_place(db_url: str) -> None:
     store = Store(db_url)
     save(store, make_result(score=50.0))

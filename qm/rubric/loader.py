@@ -41,7 +41,7 @@ FIELD_HINTS = {
     "url": "a full http(s) link, e.g. https://training.example.com/empathy",
     "id": "ids are lower_snake_case: a letter, then letters, digits or '_'",
     "metric": "one of: agent_talk_ratio, customer_talk_ratio, silence_ratio, longest_silence_s, "
-              "overtalk_s, interruptions, agent_words_per_minute",
+              "overtalk_s, interruptions, agent_words_per_minute, hold_s, longest_hold_s",
     "at_least": "a number; ratios are between 0 and 1",
     "at_most": "a number; ratios are between 0 and 1",
     "auto_fail": "true or false",

@@ -26,6 +26,7 @@ class ScoringInput:
     words: Sequence[Word]
     metrics: Metrics
     duration_s: float
+    sound: Sequence[tuple[float, float]] = ()  # non-speech sound on the line (qm.sound), for dead air vs hold
 
 
 class CallView:
@@ -33,6 +34,7 @@ class CallView:
         self.utterances: list[Utterance] = list(call.utterances)
         self.words: list[Word] = list(call.words)
         self.metrics = call.metrics
+        self.sound = list(call.sound)
         last_end = max((u.end for u in self.utterances), default=0.0)
         self.duration = max(call.duration_s if call.duration_s > 0 else 0.0, last_end)
         self._encoder = encoder
@@ -48,7 +50,7 @@ class CallView:
 
     @cached_property
     def timeline(self) -> Timeline:
-        return Timeline.from_words(self.words)
+        return Timeline.from_words(self.words, sound=self.sound)
 
     @cached_property
     def embeddings(self) -> np.ndarray:

@@ -79,6 +79,8 @@ class Transcript(Base):
     language: Mapped[str] = mapped_column(String(16))
     # [{"speaker", "start", "end", "text", "redacted"}] per display token, and the turn boundaries
     tokens: Mapped[list] = mapped_column(JSON)
+    # [[start, end], ...] sustained non-speech sound (qm.sound); NULL for transcripts stored before 0003
+    sound: Mapped[list | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -35,7 +35,8 @@ class Store:
         self.engine: Engine = get_engine(url)
 
     # -- transcripts -----------------------------------------------------------------------------
-    def get_transcript(self, sha256: str, asr_model: str, layout: str) -> tuple[str, list] | None:
+    def get_transcript(self, sha256: str, asr_model: str, layout: str) -> tuple[str, list, list | None] | None:
+        """(language, tokens, sound) of a cached transcript; sound is None if stored before it was kept."""
         with session_scope(self.engine) as s:
             row = s.scalars(
                 select(Transcript).where(
@@ -43,7 +44,7 @@ class Store:
                     Transcript.channel_layout == layout,
                 )
             ).first()
-            return (row.language, row.tokens) if row else None
+            return (row.language, row.tokens, row.sound) if row else None
 
     def find_transcript_for_call(self, call_id: str) -> tuple[Call, Transcript] | None:
         with session_scope(self.engine) as s:
@@ -67,6 +68,7 @@ class Store:
         source_uri: str,
         transcript_tokens: list,
         nlp_version: str,
+        sound: list | None = None,
         redacted_audio_path: str | None = None,
         metadata: dict[str, Any] | None = None,
         started_at: datetime | None = None,
@@ -74,7 +76,7 @@ class Store:
         """Store one scored call; re-storing the same call, audio and rubric version updates in place."""
         for attempt in range(2):
             try:
-                self._save_once(result, layout, source_uri, transcript_tokens, nlp_version,
+                self._save_once(result, layout, source_uri, transcript_tokens, nlp_version, sound,
                                 redacted_audio_path, metadata or {}, started_at)
                 return
             except IntegrityError:
@@ -82,7 +84,7 @@ class Store:
                     raise
 
     def _save_once(self, result: CallResult, layout: str, source_uri: str, tokens: list, nlp_version: str,
-                   redacted_audio_path: str | None, metadata: dict[str, Any],
+                   sound: list | None, redacted_audio_path: str | None, metadata: dict[str, Any],
                    started_at: datetime | None) -> None:
         doc = result.to_contract()
         with session_scope(self.engine) as s:
@@ -117,10 +119,13 @@ class Store:
                 Transcript.channel_layout == layout)).first()
             if tr is None:
                 s.add(Transcript(audio_sha256=result.audio.sha256, asr_model=result.asr_model,
-                                 channel_layout=layout, language=result.language, tokens=tokens))
+                                 channel_layout=layout, language=result.language, tokens=tokens,
+                                 sound=sound))
             else:
                 tr.tokens = tokens
                 tr.language = result.language
+                if sound is not None:
+                    tr.sound = sound
 
             s.execute(delete(UtteranceRow).where(UtteranceRow.call_id == result.call_id))
             for u in result.utterances:

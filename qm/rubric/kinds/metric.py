@@ -20,11 +20,12 @@ from qm.rubric.view import CallView
 from qm.types import Utterance
 
 MetricName = Literal["agent_talk_ratio", "customer_talk_ratio", "silence_ratio", "longest_silence_s",
-                     "overtalk_s", "interruptions", "agent_words_per_minute"]
+                     "overtalk_s", "interruptions", "agent_words_per_minute", "hold_s", "longest_hold_s"]
 NEEDS: dict[str, tuple[str, ...]] = {
     "agent_talk_ratio": ("agent", "customer"), "customer_talk_ratio": ("agent", "customer"),
     "overtalk_s": ("agent", "customer"), "interruptions": ("agent", "customer"),
     "agent_words_per_minute": ("agent",), "silence_ratio": ("agent",), "longest_silence_s": ("agent",),
+    "hold_s": ("agent",), "longest_hold_s": ("agent",),
 }
 
 
@@ -95,8 +96,9 @@ def _evidence(call: CallView, metric: str) -> list[int]:
         return [i for t in tl.interruptions() if (i := _agent_at(call, t)) is not None]
     if metric == "overtalk_s":
         return [i for s, _ in tl.overtalk() if (i := _agent_at(call, s)) is not None]
-    if metric == "longest_silence_s":
-        gap = tl.longest_silence()
+    if metric in ("longest_silence_s", "longest_hold_s", "hold_s"):
+        gaps = [tl.longest_silence()] if metric == "longest_silence_s" else tl.holds()
+        gap = max((g for g in gaps if g is not None), key=lambda g: (g[1] - g[0], -g[0]), default=None)
         if gap is None:
             return []
         before: list[Utterance] = [u for u in call.utterances if u.end <= gap[0] + 0.05]
