@@ -273,6 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--skip-finetune", action="store_true",
                     help="reuse the existing adapter instead of re-running stage 1")
     ap.add_argument("--no-adapter", action="store_true", help="train heads on the plain frozen encoder")
+    ap.add_argument("--epochs", type=int, default=None, help="stage-1 epochs (default: FinetuneConfig.epochs)")
+    ap.add_argument("--samples-per-epoch", type=int, default=None,
+                    help="stage-1 samples drawn per epoch (default: FinetuneConfig.samples_per_epoch)")
     args = ap.parse_args(argv)
     settings = get_settings()
     out = args.out or settings.heads_dir
@@ -286,12 +289,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     dialogues = load_all(args.data)
     if adapter is not None and not args.skip_finetune:
-        from qm.nlp.encoder import bundled_encoder_path
-        from qm.nlp.finetune import finetune
+        from dataclasses import replace
 
+        from qm.nlp.encoder import bundled_encoder_path
+        from qm.nlp.finetune import FinetuneConfig, finetune
+
+        cfg = FinetuneConfig()
+        if args.epochs is not None:
+            cfg = replace(cfg, epochs=args.epochs)
+        if args.samples_per_epoch is not None:
+            cfg = replace(cfg, samples_per_epoch=args.samples_per_epoch)
         # stage 1: adapt the shared encoder on all tasks at once; stage 2 fits the heads on it
         finetune(dialogues, Path(adapter), settings.encoder_path or bundled_encoder_path(), SPECS,
-                 data_dir=args.data)
+                 cfg=cfg, data_dir=args.data)
     encoder = get_encoder(adapter=adapter)
     cache = EmbeddingCache(encoder)
     syntax = cached_syntax(cache.dir.parent)
