@@ -645,3 +645,36 @@ def test_scoring_is_deterministic(isolated_data_dir: Path) -> None:
     assert fresh is not r
     c = json.dumps([c.to_contract() for c in fresh.score(inp).criteria] + [repr(fresh.score(inp))])
     assert a == b == c
+
+
+@pytest.mark.parametrize(("criterion", "rows", "expected"), [
+    # an introduction whose name the redactor replaced
+    ("greeting", [("agent", 0.5, 3, "Morning, Rowan Pharmacy, this is [NAME] speaking.", lab())], True),
+    ("greeting", [("agent", 0.5, 3, "I'm [NAME].", lab())], True),
+    # identity: Whisper writes "last 4 digits"; a booking's confirmation code; "you're all through security"
+    ("identity_verification", [("agent", 2, 5, "And for verification, may I have the last 4 digits of the card?",
+                                lab(question="closed"))], True),
+    ("identity_verification", [("agent", 2, 5, "What's the confirmation code?", lab(question="closed"))], True),
+    ("identity_verification", [("agent", 2, 5, "Perfect, you're all through security.", lab())], True),
+    ("identity_verification", [("agent", 2, 5, "Can I take a number to call you back on?", lab())], False),
+    # resolution: a written commitment, a crew on its way
+    ("resolution", [("agent", 2, 5, "I'll email you the revised quote, it's valid for thirty days.", lab())], True),
+    ("resolution", [("agent", 2, 5, "The crew will be on site within two hours.", lab())], True),
+])
+def test_default_rubric_cues(criterion: str, rows: list[Row], expected: bool) -> None:
+    r = load_rubric("default", PROJECT_ROOT / "rubrics")
+    rows = [*rows, ("customer", 6, 8, "Okay.", lab())]
+    c = {c.id: c for c in r.score(call(rows, duration=10.0)).criteria}[criterion]
+    assert c.passed is expected, c.detail
+
+
+def test_default_rubric_hears_a_bereavement_said_calmly() -> None:
+    r = load_rubric("default", PROJECT_ROOT / "rubrics")
+    rows: list[Row] = [
+        ("agent", 0.5, 3, "Thanks for calling, this is Sam.", lab()),
+        ("customer", 3.5, 7, "Our dog had to be put to sleep on Saturday.", lab()),  # neutral to the head
+        ("agent", 7.5, 10, "Oh, I'm so sorry for your loss.", lab(empathy=True)),
+    ]
+    assert {c.id: c for c in r.score(call(rows, duration=12.0)).criteria}["empathy"].passed is True
+    silent = [*rows[:2], ("agent", 7.5, 10, "Can I take the policy number?", lab(question="closed"))]
+    assert {c.id: c for c in r.score(call(silent, duration=12.0)).criteria}["empathy"].passed is False
