@@ -12,10 +12,11 @@ SETS: dict[str, tuple[str, ...]] = {
     "dev": ("scripts",), "heldout": ("heldout",), "test": ("test",),
     "blind": ("blind",), "blind2": ("blind2",), "blind3": ("blind3",),
     "blind4": ("blind4",), "blind5": ("blind5",), "blind6": ("blind6",), "blind7": ("blind7",),
-    "blind8": ("blind8",),
+    "blind8": ("blind8",), "blind9": ("blind9",), "blind10": ("blind10",), "blind11": ("blind11",),
+    "blind12": ("blind12",),
     "seen": ("scripts", "heldout", "test"),
     "all": ("scripts", "heldout", "test", "blind", "blind2", "blind3", "blind4", "blind5", "blind6", "blind7",
-            "blind8"),
+            "blind8", "blind9", "blind10", "blind11", "blind12"),
 }
 
 
