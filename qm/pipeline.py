@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from qm.audio import TARGET_RATE, ChannelLayout, probe, resolve_layout, stream_windows
+from qm.audio import TARGET_RATE, AudioWindow, ChannelLayout, probe, resolve_layout, stream_windows
 from qm.config import Settings, get_settings
 from qm.conversation import TokenTurn, build_turns, redact_turns, redaction_count, utterances_from_turns
 from qm.errors import AudioError
-from qm.sound import join, sound_intervals
+from qm.metrics import compute_metrics, merge_intervals
+from qm.sound import BRIDGE_S, sound_intervals
 from qm.types import AudioInfo, CallResult, Utterance, Word
 
 log = logging.getLogger("qm.pipeline")
@@ -63,11 +64,14 @@ def default_call_id(info: AudioInfo) -> str:
     return f"{stem}-{info.sha256[:8]}"
 
 
-def _sound_channel(samples: np.ndarray, layout: ChannelLayout) -> np.ndarray:
-    """The signal that carries hold music: the agent side, or the mix of a mono call (see qm.sound)."""
+def _window_sound(window: AudioWindow, layout: ChannelLayout) -> list[tuple[float, float]]:
+    """Hold music in one window, read from the agent side or the mix of a mono call (see qm.sound)."""
+    samples = window.samples
     if layout.is_mixed or samples.shape[0] == 1:
-        return samples.mean(axis=0) if samples.shape[0] > 1 else samples[0]
-    return samples[layout.agent]
+        signal = samples.mean(axis=0) if samples.shape[0] > 1 else samples[0]
+    else:
+        signal = samples[layout.agent]
+    return sound_intervals(signal, TARGET_RATE, window.offset_s)
 
 
 def _dual_mono(info: AudioInfo, threshold: float = 0.98) -> bool:
@@ -159,8 +163,8 @@ class Pipeline:
             turns = [TokenTurn.from_json(t) for t in token_json]
             if stored_sound is None:  # cached before sound was kept: one cheap decode, no Whisper
                 with self._stage("sound", timings):
-                    sound = join(sound_intervals(_sound_channel(w.samples, layout), TARGET_RATE, w.offset_s)
-                                 for w in stream_windows(info))
+                    sound = merge_intervals((iv for w in stream_windows(info) for iv in _window_sound(w, layout)),
+                                            BRIDGE_S)
             else:
                 sound = [(float(s), float(e)) for s, e in stored_sound]
         else:
@@ -214,11 +218,10 @@ class Pipeline:
                     timings: dict[str, float]) -> tuple[list[Word], dict[str, Any] | None, list[tuple[float, float]]]:
         words: list[Word] = []
         diar_reports = []
-        sound_parts = []
+        sound: list[tuple[float, float]] = []
         for window in stream_windows(info):
             with self._stage("sound", timings):
-                sound_parts.append(sound_intervals(_sound_channel(window.samples, layout), TARGET_RATE,
-                                                   window.offset_s))
+                sound.extend(_window_sound(window, layout))
             if layout.is_mixed:
                 mono = window.samples.mean(axis=0) if window.samples.shape[0] > 1 else window.samples[0]
                 with self._stage("asr", timings):
@@ -241,12 +244,11 @@ class Pipeline:
                 "agent_found": all(r.agent_cluster is not None for r in diar_reports),
                 "unknown_words": sum(r.unknown_words for r in diar_reports),
             }
-        return words, diar, join(sound_parts)
+        return words, diar, merge_intervals(sound, BRIDGE_S)  # rejoin a run cut at a window edge
 
     def _score_turns(self, info: AudioInfo, turns: list[TokenTurn], call_id: str,
                      agent_id: str | None, asr_name: str, language: str, rubric_name: str | None,
                      timings: dict[str, float], sound: list[tuple[float, float]] | None = None) -> CallResult:
-        from qm.metrics import compute_metrics
         from qm.nlp.labeller import get_labeller
         from qm.rubric import ScoringInput, load_rubric
 

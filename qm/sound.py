@@ -16,12 +16,12 @@ Short bursts (a click, a cough, typing) are dropped by ``min_run_s``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-Interval = tuple[float, float]
+from qm.metrics import Interval, merge_intervals
+
 BRIDGE_S = 0.5
 
 
@@ -57,23 +57,8 @@ def sound_intervals(samples: np.ndarray, rate: int, offset_s: float = 0.0,
         return []
     floor = float(np.percentile(db, opts.floor_percentile))
     loud = db > max(opts.min_dbfs, floor + opts.floor_margin_db)
-    runs: list[list[float]] = []
-    idx = np.flatnonzero(np.diff(np.concatenate(([0], loud.astype(np.int8), [0]))))
-    for a, b in zip(idx[::2], idx[1::2], strict=True):
-        s, e = offset_s + a * opts.frame_s, offset_s + b * opts.frame_s
-        if runs and s - runs[-1][1] < opts.bridge_s:
-            runs[-1][1] = e
-        else:
-            runs.append([s, e])
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], loud.astype(np.int8), [0]))))
+    loud_runs = [(offset_s + a * opts.frame_s, offset_s + b * opts.frame_s)
+                 for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    runs = merge_intervals(loud_runs, opts.bridge_s)
     return [(float(round(s, 3)), float(round(e, 3))) for s, e in runs if e - s >= opts.min_run_s]
-
-
-def join(parts: Iterable[Iterable[Interval]], bridge_s: float = BRIDGE_S) -> list[Interval]:
-    """Sound intervals of consecutive windows as one list (a run cut at a window edge is rejoined)."""
-    out: list[list[float]] = []
-    for s, e in sorted(iv for p in parts for iv in p):
-        if out and s - out[-1][1] < bridge_s:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from audio_factory import hold_loop
 
-from qm.sound import frame_dbfs, join, sound_intervals
+from qm.metrics import merge_intervals
+from qm.sound import BRIDGE_S, frame_dbfs, sound_intervals
 
 RATE = 8000
 
@@ -61,5 +62,5 @@ def test_what_is_not_sound(case: str) -> None:
 
 
 def test_runs_cut_at_a_window_edge_are_rejoined() -> None:
-    assert join([[(0.0, 10.0)], [(10.2, 30.0), (40.0, 45.0)]]) == [(0.0, 30.0), (40.0, 45.0)]
-    assert join([]) == []
+    assert merge_intervals([(0.0, 10.0), (10.2, 30.0), (40.0, 45.0)], BRIDGE_S) == [(0.0, 30.0), (40.0, 45.0)]
+    assert merge_intervals([], BRIDGE_S) == []

@@ -97,8 +97,8 @@ def _evidence(call: CallView, metric: str) -> list[int]:
     if metric == "overtalk_s":
         return [i for s, _ in tl.overtalk() if (i := _agent_at(call, s)) is not None]
     if metric in ("longest_silence_s", "longest_hold_s", "hold_s"):
-        gaps = [tl.longest_silence()] if metric == "longest_silence_s" else tl.holds()
-        gap = max((g for g in gaps if g is not None), key=lambda g: (g[1] - g[0], -g[0]), default=None)
+        gap = (tl.longest_silence() if metric == "longest_silence_s"
+               else max(tl.holds(), key=lambda g: (g[1] - g[0], -g[0]), default=None))
         if gap is None:
             return []
         before: list[Utterance] = [u for u in call.utterances if u.end <= gap[0] + 0.05]
