@@ -66,15 +66,14 @@ def _warm(pipe: Pipeline) -> None:
     import transformers
 
     transformers.AutoModel, transformers.AutoTokenizer  # noqa: B018 - settle the lazy module
-    from qm.conversation import get_nlp
     from qm.nlp.encoder import get_encoder, get_similarity_encoder
     from qm.nlp.labeller import get_labeller
-    from qm.nlp.questions import _nlp as question_nlp
     from qm.nlp.redaction import get_redactor
     from qm.rubric import load_rubric
+    from qm.spacy_pipelines import entities, parser
 
-    get_nlp()
-    question_nlp()
+    parser()
+    entities()
     get_encoder()
     get_similarity_encoder()
     get_labeller()

