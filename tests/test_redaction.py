@@ -371,3 +371,12 @@ def test_property_arbitrary_words_never_crash(redactor: Redactor, ws: list[str])
     r = redactor.redact_words(ws)
     assert len(r.word_types) == len(ws)
     assert all(t is None or t in PII_TYPES for t in r.word_types)
+
+
+def test_a_literal_hash_or_symbol_word_is_text_not_a_number(redactor: Redactor) -> None:
+    """Found by the property test above: a word "#" was taken for the parser's own digits marker."""
+    for ws in (["#"], ["#", "4"], ["press", "#", "then", "4111", "1111", "1111", "1111"], ["#", "one", "two"]):
+        r = redactor.redact_words(ws)
+        assert len(r.word_types) == len(ws)
+    card = redactor.redact_words(["press", "#", "then", "4111", "1111", "1111", "1111"])
+    assert card.word_types[:3] == [None, None, None] and set(card.word_types[3:]) == {"CARD"}

@@ -35,6 +35,7 @@ CONNECTORS = frozenset({"uh", "um", "umm", "er", "erm", "ah", "hmm", "mm", "dash
 SCALES = frozenset({"million", "billion", "trillion"})
 # "oh"/"o" are interjections unless they touch another number word.
 _AMBIGUOUS_ZERO = frozenset({"oh", "o"})
+_WRITTEN = "\x00written"  # the atom of a token written in digits; no spoken word can equal it (a literal "#" can)
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _LEAD_PUNCT = "\"'“”‘’([{<«*"
@@ -150,7 +151,7 @@ def number_groups(tokens: list[Token]) -> list[Group]:
             wd = written_digits(t.core.replace(".", ""))  # "1.4 trillion": keep the digits
         if wd is not None:
             written[len(atoms)] = wd
-            atoms.append(("#", t.index))
+            atoms.append((_WRITTEN, t.index))
             continue
         for part in _split_hyphenated(t.low):
             atoms.append((part, t.index))
@@ -158,7 +159,7 @@ def number_groups(tokens: list[Token]) -> list[Group]:
     n = len(atoms)
     numeric = [False] * n
     for i, (a, _) in enumerate(atoms):
-        if a == "#" or (a in UNITS and a not in _AMBIGUOUS_ZERO) or a in TEENS or a in TENS:
+        if a == _WRITTEN or (a in UNITS and a not in _AMBIGUOUS_ZERO) or a in TEENS or a in TENS:
             numeric[i] = True
     # "Oh, four seven one": a capitalised "Oh," is the interjection, not a zero
     interjection = {i for i, (a, w) in enumerate(atoms)
@@ -200,7 +201,7 @@ def number_groups(tokens: list[Token]) -> list[Group]:
     i = 0
     while i < n:
         a, widx = atoms[i]
-        if a == "#":
+        if a == _WRITTEN:
             d, shape, plus = written[i]
             groups.append(Group(d, widx, widx, shape, plus, tokens[widx].core[:1] in "$£€"))
             i += 1
@@ -208,7 +209,7 @@ def number_groups(tokens: list[Token]) -> list[Group]:
         if a in REPEATS and i + 1 < n and numeric[i + 1]:
             k = REPEATS[a]
             nxt_atom = atoms[i + 1][0]
-            if nxt_atom == "#":
+            if nxt_atom == _WRITTEN:
                 d = written[i + 1][0]
                 digits, j = d[0] * (k - 1) + d, i + 2
             elif nxt_atom in UNITS:  # "double four" -> 44, "triple oh" -> 000
