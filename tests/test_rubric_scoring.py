@@ -502,7 +502,7 @@ def test_sentiment_trajectory_closing_words_decide_first(rubric_file: Any) -> No
           require: not_left_upset
           end_cues:
             last_utterances: 3
-            satisfied: ['\\bwhat a relief\\b']
+            satisfied: ['\\bwhat a relief\\b', '\\bthank goodness\\b']
             dissatisfied: ['\\bthanks for nothing\\b']
         """)
 
@@ -525,6 +525,11 @@ def test_sentiment_trajectory_closing_words_decide_first(rubric_file: Any) -> No
                                   ("Nothing has arrived at all.", -0.6), ("I want it sorted today.", -0.6),
                                   ("It's still not there now.", -0.6))))
     assert early.passed is False and "cue" not in early.detail  # no cue in the last 3: sentiment decides
+    # short verdicts inside the window count, and sign-offs do not push a verdict out of it
+    short = only(r.score(customer(("My card was taken in a cafe.", -0.7), ("I'm stuck abroad with no money.", -0.8),
+                                  ("So it's blocked and the new one comes Friday?", -0.6), ("Thank goodness.", -0.5),
+                                  ("Thanks.", 0.3), ("Bye.", 0.0), ("Bye now.", 0.0))))
+    assert short.passed is True and short.evidence == [3]
     with pytest.raises(RubricError, match="satisfied and/or dissatisfied"):
         rubric_file("- {id: o, kind: sentiment_trajectory, end_cues: {last_utterances: 2}}\n")
     with pytest.raises(RubricError, match="does not compile"):

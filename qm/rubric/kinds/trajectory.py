@@ -15,9 +15,12 @@ is not negative, or when it is still negative but clearly better than the start
 The sentiment head reads many of them the wrong way round: relief is worded with
 negative words ("That's a relief, I was dreading this call"), sarcasm with
 positive ones ("Thanks for nothing"), and resigned acceptance ("I'll just have to
-hope they turn up, I suppose") as neutral or better.  The last cue found among the
-customer's final ``last_utterances`` utterances of at least three words decides
-(satisfied → passed, dissatisfied → failed); with no cue the sentiment rule applies.
+hope they turn up, I suppose") as neutral or better.  The closing window starts at
+the customer's ``last_utterances``-th last utterance of at least three words (so a
+run of "Thanks." "Bye." does not push the verdict out of it) and holds every
+utterance from there on, short ones included: "Thank goodness." and "That's
+reassuring." are verdicts too.  The last cue found in it decides (satisfied →
+passed, dissatisfied → failed); with no cue the sentiment rule applies.
 """
 
 from __future__ import annotations
@@ -82,7 +85,11 @@ class SentimentTrajectory(CriterionKind):
         if cues is None:
             return None
         found = None
-        for u in substantive(customer)[-cues.last_utterances:]:
+        window = substantive(customer)[-cues.last_utterances:]
+        if not window:
+            return None
+        first = customer.index(window[0])
+        for u in customer[first:]:
             if any(p.search(u.text) for p in self._dissatisfied):
                 found = (False, u)
             elif any(p.search(u.text) for p in self._satisfied):
