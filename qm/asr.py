@@ -37,6 +37,9 @@ class ASROptions:
     condition_on_previous_text: bool = False  # stops one hallucination from repeating through a call
     no_speech_threshold: float = 0.6
     initial_prompt: str | None = None
+    # Hint phrases prepended to every window. Off: a contact-centre phrase list doubled the agent-channel
+    # WER on the bench calls (14 % -> 30 %, bench/asr_calls.py), Whisper writing the hints into the text.
+    hotwords: str | None = None
     # Greedy only. faster-whisper's default falls back to *sampling* at 0.2…1.0 when a segment looks
     # like a hallucination, which made the same call transcribe differently run to run.
     temperature: tuple[float, ...] = (0.0,)
@@ -140,7 +143,7 @@ class Transcriber:
                 language=o.language, beam_size=o.beam_size, vad_filter=o.vad_filter,
                 vad_parameters={"min_silence_duration_ms": o.vad_min_silence_ms},
                 word_timestamps=o.word_timestamps, condition_on_previous_text=o.condition_on_previous_text,
-                no_speech_threshold=o.no_speech_threshold, initial_prompt=o.initial_prompt,
+                no_speech_threshold=o.no_speech_threshold, initial_prompt=o.initial_prompt, hotwords=o.hotwords,
                 temperature=list(o.temperature),
             )
             for seg in segments:
