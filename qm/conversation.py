@@ -10,8 +10,10 @@ so that a card number read across a sentence boundary is still one span.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Protocol
 
 from qm.spacy_pipelines import PARSER_LOCK, parser
@@ -24,6 +26,7 @@ class TurnOptions:
 
     max_pause_s: float = 1.5  # a same-speaker pause longer than this starts a new turn
     backchannel_max_s: float = 1.0  # a short other-speaker word inside a turn ("yeah") does not split it
+    handover_s: float = 0.3  # a shorter pause is a breath inside overlapping speech, never a handover
 
 
 class WordRedactor(Protocol):
@@ -46,50 +49,67 @@ def interleave(words: Sequence[Word]) -> list[Word]:
 
 
 def build_turns(words: Sequence[Word], options: TurnOptions | None = None) -> list[Turn]:
-    """Group time-ordered words into turns of one speaker each."""
+    """Group words into turns of one speaker each, in order of their start.
+
+    Each speaker's words are grouped by that speaker's own pauses, so talking over the other side
+    does not shatter either sentence: a word-by-word walk through both channels alternates speakers
+    at every word of an overlap and turns "Did you drop it after you got it back?" into nine
+    one-word turns, which no classifier can read. A speaker's run is still cut at their first pause
+    (at least ``handover_s``) after the other side finished saying something, over them or in the
+    pause: the words after it answer what was said, so they start a new turn. A backchannel ("mm-hm": at most two words
+    within ``backchannel_max_s``, begun before the pause was under way) does not cut a sentence; it
+    is placed after it.
+    """
     o = options or TurnOptions()
     ordered = interleave(words)
-    turns: list[Turn] = []
+    by_speaker: dict[str, list[Word]] = {}
     for w in ordered:
-        cur = turns[-1] if turns else None
-        if cur and cur.speaker == w.speaker and w.start - cur.end <= o.max_pause_s:
-            cur.words.append(w)
-        else:
-            turns.append(Turn(speaker=w.speaker, words=[w]))
-    return _merge_backchannels(turns, o)
+        by_speaker.setdefault(w.speaker, []).append(w)
+    turns: list[Turn] = []
+    for speaker, own in by_speaker.items():
+        other = _OtherSide([w for w in ordered if w.speaker != speaker], o)
+        current = [own[0]]
+        for prev, w in pairwise(own):
+            gap = w.start - prev.end
+            if gap > o.max_pause_s or (gap >= o.handover_s and other.finished_in(current[0].start, prev.end, w.start)):
+                turns.append(Turn(speaker=speaker, words=current))
+                current = [w]
+            else:
+                current.append(w)
+        turns.append(Turn(speaker=speaker, words=current))
+    turns.sort(key=lambda t: (t.start, t.end, t.words[0].channel))
+    return turns
 
 
-def _merge_backchannels(turns: list[Turn], o: TurnOptions) -> list[Turn]:
-    """Re-join a turn that the other speaker only interrupted with an overlapping backchannel.
+_EDGE_S = 0.05  # word times are rounded; a word that ends at the pause's edge ends inside it
 
-    Without this, "so what I'd like [mm-hm] to do is…" becomes three turns and the agent's
-    sentence is cut in two.
-    """
-    out: list[Turn] = []
-    pending: list[Turn] = []  # backchannels waiting until the turn they interrupted is complete
-    merge_next = False
-    for i, t in enumerate(turns):
-        if merge_next:
-            out[-1].words.extend(t.words)
-            merge_next = False
-            continue
-        if (
-            out
-            and i + 1 < len(turns)
-            and t.speaker != out[-1].speaker
-            and turns[i + 1].speaker == out[-1].speaker
-            and len(t.words) <= 2
-            and t.end - t.start <= o.backchannel_max_s
-            and t.start < out[-1].end + 0.3  # overlaps or touches the turn it sits in
-        ):
-            pending.append(t)
-            merge_next = True
-            continue
-        out.extend(pending)
-        pending = []
-        out.append(t)
-    out.extend(pending)
-    return out
+
+class _OtherSide:
+    """The other speakers' words, indexed for "did they finish saying something in this pause?"."""
+
+    def __init__(self, words: list[Word], o: TurnOptions) -> None:
+        self.words, self.o = words, o
+        order = sorted(range(len(words)), key=lambda i: words[i].end)
+        self.ends = [words[i].end for i in order]
+        self.by_end = order
+        self.run_first: list[int] = []  # index of the first word of each word's run (own pauses)
+        for i, w in enumerate(words):
+            joined = i > 0 and w.start - words[i - 1].end <= o.max_pause_s
+            self.run_first.append(self.run_first[i - 1] if joined else i)
+
+    def finished_in(self, since: float, gap_start: float, gap_end: float) -> bool:
+        """Did they finish more than a backchannel after ``since`` and before this pause ended?"""
+        lo = bisect_left(self.ends, since)
+        hi = bisect_right(self.ends, gap_end + _EDGE_S)
+        if lo >= hi:
+            return False
+        last = max(self.by_end[lo:hi])
+        if last + 1 < len(self.words) and self.run_first[last + 1] == self.run_first[last]:
+            return False  # they go on talking (same run): an overlap, not a handover
+        run = self.words[self.run_first[last]:last + 1]
+        backchannel = (len(run) <= 2 and run[-1].end - run[0].start <= self.o.backchannel_max_s
+                       and run[0].start < gap_start + 0.3)
+        return not backchannel
 
 
 def tokens_for_turn(turn: Turn, types: Sequence[str | None] | None) -> tuple[list[Token], int]:

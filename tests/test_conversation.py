@@ -90,3 +90,39 @@ def test_sentences_and_question_syntax_share_one_parser_and_a_missing_model_says
         monkeypatch.undo()
         spacy_pipelines.parser.cache_clear()
     assert len(split_sentences("Thanks. Bye.")) == 2
+
+
+def test_talking_over_the_other_side_keeps_both_sentences_whole() -> None:
+    # the agent cuts in 3 s into the customer's long complaint and both keep talking for a while
+    customer = words("customer", 0.0, "The screen flickers and then the bottom half goes black especially when "
+                                      "I open the camera or when it is charging overnight.", channel=1)
+    agent = words("agent", 3.0, "Did you drop it after you got it back?", step=0.35)
+    turns = build_turns(customer + agent)
+    assert [t.speaker for t in turns] == ["customer", "agent"]
+    assert turns[1].text == "Did you drop it after you got it back?"
+    assert turns[0].text.endswith("charging overnight.")
+    # a real reply in the agent's pause still ends the agent's turn
+    a1 = words("agent", 0.0, "Is it the current account?")
+    reply = words("customer", a1[-1].end + 0.2, "Yes the current one.", channel=1)
+    a2 = words("agent", reply[-1].end + 0.3, "Thanks, your balance is fine.")
+    assert [t.speaker for t in build_turns(a1 + reply + a2)] == ["agent", "customer", "agent"]
+
+
+def test_an_answer_to_a_question_asked_over_the_speaker_comes_after_the_question() -> None:
+    complaint = words("customer", 0.0, "I need it for work and my kids use it too and it keeps going black.", channel=1)
+    question = words("agent", 2.0, "Did you drop it after you got it back?", step=0.3)  # over the complaint
+    answer = words("customer", max(complaint[-1].end, question[-1].end) + 0.5, "No, I didn't drop it.", channel=1)
+    turns = build_turns(complaint + question + answer)
+    assert [t.text for t in turns] == [
+        "I need it for work and my kids use it too and it keeps going black.",
+        "Did you drop it after you got it back?",
+        "No, I didn't drop it.",
+    ]
+
+
+def test_a_breath_while_the_other_side_keeps_talking_is_not_a_handover() -> None:
+    customer = words("customer", 0.0, "So I am pretty upset honestly because I need it for work and my kids "
+                                      "use it for school and it just keeps going black.", channel=1)
+    agent = words("agent", 2.0, "Okay,") + words("agent", 2.64, "so what is it actually doing?")  # 0.4 s breath
+    turns = build_turns(customer + agent)
+    assert [t.text for t in turns if t.speaker == "agent"] == ["Okay, so what is it actually doing?"]
