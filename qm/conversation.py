@@ -56,9 +56,9 @@ def build_turns(words: Sequence[Word], options: TurnOptions | None = None) -> li
     at every word of an overlap and turns "Did you drop it after you got it back?" into nine
     one-word turns, which no classifier can read. A speaker's run is still cut at their first pause
     (at least ``handover_s``) after the other side finished saying something, over them or in the
-    pause: the words after it answer what was said, so they start a new turn. A backchannel ("mm-hm": at most two words
-    within ``backchannel_max_s``, begun before the pause was under way) does not cut a sentence; it
-    is placed after it.
+    pause: the words after it answer what was said, so they start a new turn. A backchannel
+    ("mm-hm": at most two words within ``backchannel_max_s``, begun before the pause was under way)
+    does not cut a sentence; it is placed after it.
     """
     o = options or TurnOptions()
     ordered = interleave(words)
@@ -82,6 +82,7 @@ def build_turns(words: Sequence[Word], options: TurnOptions | None = None) -> li
 
 
 _EDGE_S = 0.05  # word times are rounded; a word that ends at the pause's edge ends inside it
+_LATE_S = 0.3  # a short reply begun this long into the pause answers; one begun earlier is a backchannel
 
 
 class _OtherSide:
@@ -108,7 +109,7 @@ class _OtherSide:
             return False  # they go on talking (same run): an overlap, not a handover
         run = self.words[self.run_first[last]:last + 1]
         backchannel = (len(run) <= 2 and run[-1].end - run[0].start <= self.o.backchannel_max_s
-                       and run[0].start < gap_start + 0.3)
+                       and run[0].start < gap_start + _LATE_S)
         return not backchannel
 
 

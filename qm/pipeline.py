@@ -64,11 +64,20 @@ def default_call_id(info: AudioInfo) -> str:
     return f"{stem}-{info.sha256[:8]}"
 
 
-def _window_sound(window: AudioWindow, layout: ChannelLayout) -> list[tuple[float, float]]:
-    """Hold music in one window, read from the agent side or the mix of a mono call (see qm.sound)."""
+def _mono(samples: np.ndarray) -> np.ndarray:
+    """One signal from a window's (channels, n) samples: the mean of the channels."""
+    return samples.mean(axis=0) if samples.shape[0] > 1 else samples[0]
+
+
+def _window_sound(window: AudioWindow, layout: ChannelLayout,
+                  mono: np.ndarray | None = None) -> list[tuple[float, float]]:
+    """Hold music in one window, read from the agent side or the mix of a mono call (see qm.sound).
+
+    ``mono``: the window's mix when the caller has already made it (the transcriber needs it too).
+    """
     samples = window.samples
     if layout.is_mixed or samples.shape[0] == 1:
-        signal = samples.mean(axis=0) if samples.shape[0] > 1 else samples[0]
+        signal = mono if mono is not None else _mono(samples)
     else:
         signal = samples[layout.agent]
     return sound_intervals(signal, TARGET_RATE, window.offset_s)
@@ -220,10 +229,10 @@ class Pipeline:
         diar_reports = []
         sound: list[tuple[float, float]] = []
         for window in stream_windows(info):
+            mono = _mono(window.samples) if layout.is_mixed else None
             with self._stage("sound", timings):
-                sound.extend(_window_sound(window, layout))
-            if layout.is_mixed:
-                mono = window.samples.mean(axis=0) if window.samples.shape[0] > 1 else window.samples[0]
+                sound.extend(_window_sound(window, layout, mono))
+            if mono is not None:
                 with self._stage("asr", timings):
                     ws = list(self.transcriber.transcribe(mono, window.offset_s, "unknown", 0))
                 with self._stage("diarize", timings):
