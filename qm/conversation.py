@@ -168,6 +168,27 @@ class TokenTurn:
         return [Word(t.start, t.end, t.text, 1.0, self.speaker) for t in self.tokens]
 
 
+def regroup_turns(turns: Sequence[TokenTurn], options: TurnOptions | None = None) -> list[TokenTurn]:
+    """Stored (redacted) turns rebuilt into turns by the current ``build_turns``.
+
+    The store keeps each call's tokens with their times, so a re-score or a transcript-cache hit can
+    apply today's turn building to a call transcribed before it, instead of keeping the turns it was
+    stored with; a score from the store then matches a fresh transcription of the same words. A
+    redacted span is one token and stays whole; rebuilding the turns of rebuilt turns changes nothing.
+    """
+    channel = {"agent": 0, "customer": 1}
+    token_of: dict[int, Token] = {}
+    words: list[Word] = []
+    for turn in turns:
+        for tok in turn.tokens:
+            w = Word(tok.start, tok.end, tok.text, 1.0, turn.speaker, channel.get(turn.speaker, 2))
+            token_of[id(w)] = tok
+            words.append(w)
+    if not words:
+        return []
+    return [TokenTurn(t.speaker, [token_of[id(w)] for w in t.words]) for t in build_turns(words, options)]
+
+
 def redaction_count(turns: Sequence[TokenTurn]) -> int:
     """Redacted spans in a call: each span was collapsed into one tagged token."""
     return sum(1 for t in turns for tok in t.tokens if tok.redacted)

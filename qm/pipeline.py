@@ -27,7 +27,14 @@ import numpy as np
 
 from qm.audio import TARGET_RATE, AudioWindow, ChannelLayout, probe, resolve_layout, stream_windows
 from qm.config import Settings, get_settings
-from qm.conversation import TokenTurn, build_turns, redact_turns, redaction_count, utterances_from_turns
+from qm.conversation import (
+    TokenTurn,
+    build_turns,
+    redact_turns,
+    redaction_count,
+    regroup_turns,
+    utterances_from_turns,
+)
 from qm.errors import AudioError
 from qm.metrics import compute_metrics, merge_intervals
 from qm.sound import BRIDGE_S, sound_intervals
@@ -169,7 +176,7 @@ class Pipeline:
         diar: dict[str, Any] | None = None
         if cached is not None:
             language, token_json, stored_sound = cached
-            turns = [TokenTurn.from_json(t) for t in token_json]
+            turns = regroup_turns([TokenTurn.from_json(t) for t in token_json])
             if stored_sound is None:  # cached before sound was kept: one cheap decode, no Whisper
                 with self._stage("sound", timings):
                     sound = merge_intervals((iv for w in stream_windows(info) for iv in _window_sound(w, layout)),
@@ -211,13 +218,13 @@ class Pipeline:
         call, tr = found
         info = AudioInfo(call.source_uri, call.duration_s, call.channels, call.sample_rate, call.audio_sha256,
                          call.codec, "")
-        turns = [TokenTurn.from_json(t) for t in tr.tokens]
+        turns = regroup_turns([TokenTurn.from_json(t) for t in tr.tokens])
         sound = [(float(s), float(e)) for s, e in (tr.sound or [])]
         result = self._score_turns(info, turns, call.id, call.agent_id, tr.asr_model, tr.language,
                                    rubric, timings, sound)
         with self._stage("store", timings):
             self.store.save(result, layout=call.channel_layout, source_uri=call.source_uri,
-                            transcript_tokens=tr.tokens, nlp_version=self._nlp_version,
+                            transcript_tokens=[t.to_json() for t in turns], nlp_version=self._nlp_version,
                             sound=tr.sound, redacted_audio_path=call.redacted_audio_path, metadata=call.call_metadata,
                             started_at=call.started_at)
         return ScoredCall(result, call.channel_layout, timings, True, None, None, turns)

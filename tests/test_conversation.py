@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qm.conversation import Token, TokenTurn, build_turns, redact_turns, utterances_from_turns
+from qm.conversation import Token, TokenTurn, build_turns, redact_turns, regroup_turns, utterances_from_turns
 from qm.types import Word
 
 
@@ -126,3 +126,27 @@ def test_a_breath_while_the_other_side_keeps_talking_is_not_a_handover() -> None
     agent = words("agent", 2.0, "Okay,") + words("agent", 2.64, "so what is it actually doing?")  # 0.4 s breath
     turns = build_turns(customer + agent)
     assert [t.text for t in turns if t.speaker == "agent"] == ["Okay, so what is it actually doing?"]
+
+
+def test_stored_turns_of_an_older_turn_builder_are_rebuilt_with_their_redactions_kept() -> None:
+    # an older builder walked both channels word by word: the question asked over the complaint was
+    # shattered into one-word turns that alternate with the customer's words
+    complaint = words("customer", 0.0, "I need it for work and my kids use it too and it keeps going black.", channel=1)
+    question = words("agent", 2.0, "Did you drop it after you got it back?", step=0.3)
+    card = words("customer", 8.0, "My card is four one one one.", channel=1)
+    shattered = [TokenTurn(w.speaker, [Token(w.text, w.start, w.end)])
+                 for w in sorted(complaint + question, key=lambda w: w.start)]
+    redacted = [Token(" My", card[0].start, card[0].end), Token(" card", card[1].start, card[1].end),
+                Token(" is", card[2].start, card[2].end), Token(" [CARD].", card[3].start, card[-1].end, "CARD")]
+    stored = [*shattered, TokenTurn("customer", redacted)]
+    assert sum(1 for t in stored if t.speaker == "agent") == 9
+    rebuilt = regroup_turns(stored)
+    texts = [(t.speaker, "".join(tok.text for tok in t.tokens).strip()) for t in rebuilt]
+    assert texts == [
+        ("customer", "I need it for work and my kids use it too and it keeps going black."),
+        ("agent", "Did you drop it after you got it back?"),
+        ("customer", "My card is [CARD]."),
+    ]
+    assert rebuilt[-1].tokens[-1].redacted == "CARD"  # the tag stays one token, flagged
+    assert regroup_turns(rebuilt) == rebuilt  # rebuilding rebuilt turns changes nothing
+    assert regroup_turns([]) == []

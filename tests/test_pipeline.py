@@ -75,6 +75,23 @@ def test_stored_rescore_is_byte_identical(pipeline) -> None:
     assert json.dumps(first.to_contract(), sort_keys=True) == json.dumps(again.to_contract(), sort_keys=True)
 
 
+def test_a_rescore_rebuilds_turns_stored_by_an_older_turn_builder(pipeline) -> None:
+    from sqlalchemy import select
+
+    from qm.store.db import session_scope
+
+    first = pipeline.score(AUDIO / "two_speaker.ogg", agent_id="T100", call_id="regroup")
+    with session_scope(pipeline.store.engine) as s:  # as an older builder would have stored it: a turn per word
+        tr = s.scalars(select(Transcript).where(Transcript.audio_sha256 == first.result.audio.sha256)).one()
+        tr.tokens = [{"speaker": t["speaker"], "tokens": [tok]} for t in tr.tokens for tok in t["tokens"]]
+    again = pipeline.rescore("regroup")
+    assert [(u.speaker, u.text) for u in again.result.utterances] == [
+        (u.speaker, u.text) for u in first.result.utterances]
+    with session_scope(pipeline.store.engine) as s:  # and the store now holds the rebuilt turns
+        tr = s.scalars(select(Transcript).where(Transcript.audio_sha256 == first.result.audio.sha256)).one()
+        assert len(tr.tokens) == len(first.turns)
+
+
 def test_mono_call_is_diarised_into_agent_and_customer(pipeline) -> None:
     scored = pipeline.score(AUDIO / "two_speaker.mono.ogg", agent_id="T100", call_id="mono")
     doc = scored.to_contract()
