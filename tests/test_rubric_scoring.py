@@ -492,6 +492,14 @@ def test_sentiment_trajectory_not_left_upset(rubric_file: Any) -> None:
     assert settled.passed is True  # neutral throughout
     soured = only(r.score(customer([0.5, 0.4, 0.6], [-0.3, -0.5, -0.4])))
     assert soured.passed is False
+    # upset_at: a calm goodbye the head scores a little negative is not an upset customer; a clear one still is
+    lenient = rubric_file("- {id: outcome, kind: sentiment_trajectory, require: not_left_upset, upset_at: -0.35}\n")
+    calm_goodbye = customer([0.0, 0.1, 0.0], [-0.2, -0.3, -0.3])
+    assert only(r.score(calm_goodbye)).passed is False
+    assert only(lenient.score(calm_goodbye)).passed is True
+    assert only(lenient.score(customer([0.5, 0.4, 0.6], [-0.3, -0.5, -0.4]))).passed is False
+    with pytest.raises(RubricError, match="upset_at applies to require: not_left_upset"):
+        rubric_file("- {id: o, kind: sentiment_trajectory, require: improved, upset_at: -0.3}\n")
 
 
 def test_sentiment_trajectory_closing_words_decide_first(rubric_file: Any) -> None:

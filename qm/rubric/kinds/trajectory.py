@@ -9,7 +9,12 @@ Compares ``metrics.customer_sentiment_end`` with ``..._start`` (see
 in practice: a caller who rang in angry and is still negative at the end was
 not helped, even though their mood did not get worse.  It passes when the end
 is not negative, or when it is still negative but clearly better than the start
-(mean signed score up by at least ``min_gain``).
+(mean signed score up by at least ``min_gain``).  ``upset_at`` moves the bar
+for "still upset at the end": by default it is the metric's own label (mean
+end score at or below -0.2), but the sentiment head scores calm sign-offs a
+little negative ("No, that's it." -0.3, "Will I get a confirmation?" -0.2), so
+a neutral goodbye can read as an upset customer; ``upset_at: -0.35`` asks for
+a clearly negative end.
 
 ``end_cues`` let the customer's own closing words decide when they are explicit.
 The sentiment head reads many of them the wrong way round: relief is worded with
@@ -61,6 +66,13 @@ class TrajectorySpec(CriterionSpec):
     min_gain: float = Field(default=0.3, gt=0, le=2)
     min_customer_utterances: int = Field(default=2, ge=1)
     end_cues: EndCues | None = None
+    upset_at: float | None = Field(default=None, ge=-1, lt=0)
+
+    @model_validator(mode="after")
+    def _upset_at_needs_not_left_upset(self) -> TrajectorySpec:
+        if self.upset_at is not None and self.require != "not_left_upset":
+            raise ValueError(f"upset_at applies to require: not_left_upset, not {self.require!r}")
+        return self
 
     @field_validator("when_start", mode="before")
     @classmethod
@@ -118,10 +130,12 @@ class SentimentTrajectory(CriterionKind):
             "improved": RANK[end] > RANK[start] or (start == end == "positive"),
             "end_not_negative": end != "negative",
             "end_positive": end == "positive",
-            "not_left_upset": end != "negative" or e_mean - s_mean >= s.min_gain,
+            "not_left_upset": not (end == "negative" if s.upset_at is None else e_mean <= s.upset_at)
+            or e_mean - s_mean >= s.min_gain,
         }[s.require]
+        bar = f", upset at ≤ {s.upset_at:+.2f}" if s.upset_at is not None else ""
         return Verdict.of(ok, first + last, f"customer sentiment {start} → {end}, mean {s_mean:+.2f} → "
-                                            f"{e_mean:+.2f} (needs {s.require})")
+                                            f"{e_mean:+.2f} (needs {s.require}{bar})")
 
     def summary(self) -> str:
         cond = f" when starting {' or '.join(self.spec.when_start)}" if self.spec.when_start else ""
