@@ -691,3 +691,21 @@ def test_default_rubric_hears_a_bereavement_said_calmly() -> None:
     assert {c.id: c for c in r.score(call(rows, duration=12.0)).criteria}["empathy"].passed is True
     silent = [*rows[:2], ("agent", 7.5, 10, "Can I take the policy number?", lab(question="closed"))]
     assert {c.id: c for c in r.score(call(silent, duration=12.0)).criteria}["empathy"].passed is False
+
+
+@pytest.mark.parametrize(("said", "upset"), [
+    ("I've got twelve pounds left and I'm really scared I won't be able to pay for food.", True),  # "not" after
+    ("I'm not upset, I just want it fixed.", False),
+    ("So it was on battery when it died.", False),  # a laptop dying is no bereavement
+    ("My dad died in March and the bill is still in his name.", True),
+    ("A bit fed up, to be honest.", True),  # Whisper dropped the "I'm"
+])
+def test_default_rubric_explicit_upset_cues(said: str, upset: bool) -> None:
+    r = load_rubric("default", PROJECT_ROOT / "rubrics")
+    rows: list[Row] = [
+        ("agent", 0.5, 3, "Thanks for calling, this is Sam.", lab()),
+        ("customer", 3.5, 7, said, lab()),  # neutral to the head: only an explicit cue makes it a trigger
+        ("agent", 7.5, 10, "Can I take the account number?", lab(question="closed")),
+    ]
+    empathy = {c.id: c for c in r.score(call(rows, duration=12.0)).criteria}["empathy"]
+    assert empathy.passed is (False if upset else None), empathy.detail
