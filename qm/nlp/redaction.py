@@ -22,6 +22,7 @@ ddd-dd-dddd -> SSN).  Runs followed by a unit ("20 minutes", "3 items", "5 pm") 
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ from qm.types import PII_TYPES
 if TYPE_CHECKING:
     import spacy
 
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -809,4 +811,9 @@ def get_redactor() -> Redactor:
     """The process-wide redactor for the configured types (``QM_REDACT_TYPES``; spaCy is loaded once)."""
     from qm.config import get_settings
 
-    return Redactor(RedactionConfig(types=frozenset(get_settings().redact_types)))
+    types = frozenset(get_settings().redact_types)
+    kept = sorted({"CARD", "CVV", "EXPIRY"} - types)
+    if kept:  # allowed (redaction is configurable by type), but card data in clear is rarely lawful to keep
+        log.warning("QM_REDACT_TYPES leaves %s unredacted: card data will be stored, logged and served in clear",
+                    ", ".join(kept))
+    return Redactor(RedactionConfig(types=types))
