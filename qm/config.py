@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     def _pii_types(cls, v: object) -> object:
         """``QM_REDACT_TYPES=CARD,CVV,PHONE`` (any case, spaces allowed) or ``all``; unknown names are refused."""
         if isinstance(v, str):
-            v = PII_TYPES if v.strip().lower() == "all" else [t for t in v.replace(" ", "").split(",") if t]
+            v = PII_TYPES if v.strip().lower() == "all" else [t for t in v.split(",") if t.strip()]
         names = tuple(str(t).strip().upper() for t in v)  # type: ignore[union-attr]
         unknown = sorted(set(names) - set(PII_TYPES))
         if unknown:

@@ -13,8 +13,8 @@ is not negative, or when it is still negative but clearly better than the start
 for "still upset at the end": by default it is the metric's own label (mean
 end score at or below -0.2), but the sentiment head scores calm sign-offs a
 little negative ("No, that's it." -0.3, "Will I get a confirmation?" -0.2), so
-a neutral goodbye can read as an upset customer; ``upset_at: -0.35`` asks for
-a clearly negative end.
+a neutral goodbye can read as an upset customer; ``upset_at: -0.3`` (the default
+rubric's) asks for a clearly negative end.
 
 ``end_cues`` let the customer's own closing words decide when they are explicit.
 The sentiment head reads many of them the wrong way round: relief is worded with
@@ -125,13 +125,13 @@ class SentimentTrajectory(CriterionKind):
         s_mean, first = customer_sentiment_mean(call.utterances, "start")
         e_mean, last = customer_sentiment_mean(call.utterances, "end")
         assert s_mean is not None and e_mean is not None  # start/end labels exist, so the means do
+        left_upset = end == "negative" if s.upset_at is None else e_mean <= s.upset_at
         ok = {
             "not_worse": RANK[end] >= RANK[start],
             "improved": RANK[end] > RANK[start] or (start == end == "positive"),
             "end_not_negative": end != "negative",
             "end_positive": end == "positive",
-            "not_left_upset": not (end == "negative" if s.upset_at is None else e_mean <= s.upset_at)
-            or e_mean - s_mean >= s.min_gain,
+            "not_left_upset": not left_upset or e_mean - s_mean >= s.min_gain,
         }[s.require]
         bar = f", upset at ≤ {s.upset_at:+.2f}" if s.upset_at is not None else ""
         return Verdict.of(ok, first + last, f"customer sentiment {start} → {end}, mean {s_mean:+.2f} → "
