@@ -11,7 +11,9 @@ labelled by the real classifier heads (sentiment, emotion, empathy, question), s
 all nine criteria are scored: the rubric and the heads on the exact words, without
 speech recognition (the end-to-end bench, ``bench/rubric_agreement.py``, adds ASR).
 
-Run: .venv/bin/python -m bench.rubric_scripts SET [--labels]   (SET: a name in bench/labelled_sets.py)
+Run: .venv/bin/python -m bench.rubric_scripts SET [--labels] [--rubric FILE]
+(SET: a name in bench/labelled_sets.py; ``--rubric`` scores with another rubric file, e.g. an older
+version from ``git show REV:rubrics/default.yaml``, to compare a change on the same scripts)
 """
 
 from __future__ import annotations
@@ -72,10 +74,17 @@ def main() -> None:
     args = sys.argv[1:]
     label = "--labels" in args
     args = [a for a in args if a != "--labels"]
+    rubric_name = "default"
+    if "--rubric" in args:
+        at = args.index("--rubric")
+        if at + 1 >= len(args):
+            raise SystemExit("--rubric needs a file")
+        rubric_name = args[at + 1]
+        del args[at:at + 2]
     which = args[0] if args else "dev"
     if which not in SETS or len(args) > 1:
-        raise SystemExit(f"usage: python -m bench.rubric_scripts [{'|'.join(SETS)}] [--labels]")
-    rubric = load_rubric("default")
+        raise SystemExit(f"usage: python -m bench.rubric_scripts [{'|'.join(SETS)}] [--labels] [--rubric FILE]")
+    rubric = load_rubric(rubric_name)
     pairs: dict[str, list[tuple[str, str]]] = {c: [] for c in TEXT_CRITERIA + (LABEL_CRITERIA if label else ())}
     misses: list[str] = []
     paths = set_scripts(which)
@@ -93,7 +102,7 @@ def main() -> None:
             if q != hv:
                 misses.append(f"  {path.stem}: {c.id} qm={q} human={hv} ({c.detail})")
     what = "text and classifier labels" if label else "text only"
-    print(f"rubric default@{rubric.version} on {len(paths)} scripted calls ({what})")
+    print(f"rubric {rubric.id}@{rubric.version} on {len(paths)} scripted calls ({what})")
     total = agree = 0
     for crit, ps in pairs.items():
         n = len(ps)

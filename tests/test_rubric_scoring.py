@@ -673,6 +673,35 @@ def test_scoring_is_deterministic(isolated_data_dir: Path) -> None:
     # resolution: a written commitment, a crew on its way
     ("resolution", [("agent", 2, 5, "I'll email you the revised quote, it's valid for thirty days.", lab())], True),
     ("resolution", [("agent", 2, 5, "The crew will be on site within two hours.", lab())], True),
+    # greeting needs an introduction: a bare greeting says nobody's name or company
+    ("greeting", [("agent", 0.5, 3, "Hiya, yeah, what can I do for you?", lab())], False),
+    ("greeting", [("agent", 0.5, 3, "Hi, thanks for calling, how can I help?", lab())], False),
+    ("greeting", [("agent", 0.5, 3, "Hi, Homestyle Furniture, Chris here.", lab())], True),
+    ("greeting", [("agent", 0.5, 3, "Morning! You've got Denise at Stonegate Home Lending.", lab())], True),
+    ("greeting", [("agent", 0.5, 3, "Hiya, Swiftdrop customer service, I'm Kyle.", lab())], True),
+    ("greeting", [("agent", 0.5, 3, "Oh, hello, I'm sorry, how can I help?", lab())], False),
+    ("greeting", [("agent", 0.5, 3, "Hi, thanks for calling StreamBox support.", lab())], True),
+    # identity: a zip code, a security PIN, a verdict; asking only for the name is not verification
+    ("identity_verification", [("agent", 2, 5, "Member number and zip code?", lab(question="closed"))], True),
+    ("identity_verification", [("agent", 2, 5, "For security purposes, please provide your account PIN.", lab())],
+     True),
+    ("identity_verification", [("agent", 2, 5, "Thank you. Your identity has been verified.", lab())], True),
+    ("identity_verification", [("agent", 2, 5, "Confirmation number's H V four four one.", lab())], False),
+    ("identity_verification", [("agent", 2, 5, "What's the name on the account?", lab(question="open"))], False),
+    # resolution: reports and commitments in a word or two, or with a weekday
+    ("resolution", [("agent", 2, 5, "Emailed now.", lab())], True),
+    ("resolution", [("agent", 2, 5, "I'm sending you a bereavement pack today.", lab())], True),
+    ("resolution", [("agent", 2, 5, "The first delivery will be Tuesday the fourteenth.", lab())], True),
+    ("resolution", [("agent", 2, 5, "You'll get a text reminder the day before.", lab())], True),
+    ("resolution", [("agent", 2, 5, "I'm not sending anything until you pay.", lab())], False),
+    # professionalism: belittling, shutting down, blaming
+    ("professionalism", [("agent", 2, 5, "Not to worry, lots of people your age find it confusing.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "No need to get worked up. I've cancelled it.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "Look, I'm not going to sit here and argue with you.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "If you'd restarted it, we probably wouldn't be here.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "Well, the meter doesn't lie.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "So, planes don't wait for anyone, shocking as that may be.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "I'll keep the letter simple and send it today.", lab())], True),
 ])
 def test_default_rubric_cues(criterion: str, rows: list[Row], expected: bool) -> None:
     r = load_rubric("default", PROJECT_ROOT / "rubrics")
@@ -699,6 +728,9 @@ def test_default_rubric_hears_a_bereavement_said_calmly() -> None:
     ("So it was on battery when it died.", False),  # a laptop dying is no bereavement
     ("My dad died in March and the bill is still in his name.", True),
     ("A bit fed up, to be honest.", True),  # Whisper dropped the "I'm"
+    ("It's really annoying, to be honest, I was late for a job interview.", True),
+    ("Our dog, Bramble, died on Tuesday. It's still quite raw.", True),
+    ("My phone died halfway through the call.", False),
 ])
 def test_default_rubric_explicit_upset_cues(said: str, upset: bool) -> None:
     r = load_rubric("default", PROJECT_ROOT / "rubrics")
