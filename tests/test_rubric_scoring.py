@@ -681,6 +681,13 @@ def test_scoring_is_deterministic(isolated_data_dir: Path) -> None:
     ("greeting", [("agent", 0.5, 3, "Hiya, Swiftdrop customer service, I'm Kyle.", lab())], True),
     ("greeting", [("agent", 0.5, 3, "Oh, hello, I'm sorry, how can I help?", lab())], False),
     ("greeting", [("agent", 0.5, 3, "Hi, thanks for calling StreamBox support.", lab())], True),
+    ("greeting", [("agent", 0.5, 3, "Hi, thanks for calling about your bill.", lab())], False),
+    # what Whisper leaves of an introduction
+    ("greeting", [("agent", 0.5, 3, "Good afternoon, seven-side water, your through to [NAME].", lab())], True),
+    ("greeting", [("agent", 0.5, 3, "Good morning, I'll be in mention my name [NAME].", lab())], True),
+    ("greeting", [("agent", 0.5, 3, "He thanks for calling [NAME] fiber.", lab())], True),
+    ("greeting", [("agent", 0.5, 3, "Hi, first harbor bank card services.", lab())], True),
+    ("greeting", [("agent", 0.5, 3, "Hello, how can I help with your broadband?", lab())], False),
     # identity: a zip code, a security PIN, a verdict; asking only for the name is not verification
     ("identity_verification", [("agent", 2, 5, "Member number and zip code?", lab(question="closed"))], True),
     ("identity_verification", [("agent", 2, 5, "For security purposes, please provide your account PIN.", lab())],
