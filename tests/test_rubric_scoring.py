@@ -688,6 +688,7 @@ def test_scoring_is_deterministic(isolated_data_dir: Path) -> None:
     ("greeting", [("agent", 0.5, 3, "He thanks for calling [NAME] fiber.", lab())], True),
     ("greeting", [("agent", 0.5, 3, "Hi, first harbor bank card services.", lab())], True),
     ("greeting", [("agent", 0.5, 3, "Hello, how can I help with your broadband?", lab())], False),
+    ("greeting", [("agent", 0.5, 3, "Hi, your water bill, was it?", lab())], False),
     # identity: a zip code, a security PIN, a verdict; asking only for the name is not verification
     ("identity_verification", [("agent", 2, 5, "Member number and zip code?", lab(question="closed"))], True),
     ("identity_verification", [("agent", 2, 5, "For security purposes, please provide your account PIN.", lab())],
