@@ -69,22 +69,15 @@ def layout(path: Path, label: bool = False) -> tuple[ScoringInput, dict[str, boo
 
 
 def main() -> None:
-    import sys
+    import argparse
 
-    args = sys.argv[1:]
-    label = "--labels" in args
-    args = [a for a in args if a != "--labels"]
-    rubric_name = "default"
-    if "--rubric" in args:
-        at = args.index("--rubric")
-        if at + 1 >= len(args):
-            raise SystemExit("--rubric needs a file")
-        rubric_name = args[at + 1]
-        del args[at:at + 2]
-    which = args[0] if args else "dev"
-    if which not in SETS or len(args) > 1:
-        raise SystemExit(f"usage: python -m bench.rubric_scripts [{'|'.join(SETS)}] [--labels] [--rubric FILE]")
-    rubric = load_rubric(rubric_name)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("set", nargs="?", default="dev", choices=sorted(SETS), help="which labelled scripts (dev)")
+    ap.add_argument("--labels", action="store_true", help="also label the utterances with the classifier heads")
+    ap.add_argument("--rubric", default="default", help="rubric name or YAML path (default: default)")
+    args = ap.parse_args()
+    label, which = args.labels, args.set
+    rubric = load_rubric(args.rubric)
     pairs: dict[str, list[tuple[str, str]]] = {c: [] for c in TEXT_CRITERIA + (LABEL_CRITERIA if label else ())}
     misses: list[str] = []
     paths = set_scripts(which)
