@@ -710,6 +710,23 @@ def test_scoring_is_deterministic(isolated_data_dir: Path) -> None:
     ("professionalism", [("agent", 2, 5, "Well, the meter doesn't lie.", lab())], False),
     ("professionalism", [("agent", 2, 5, "So, planes don't wait for anyone, shocking as that may be.", lab())], False),
     ("professionalism", [("agent", 2, 5, "I'll keep the letter simple and send it today.", lab())], True),
+    # session 12 (blind21/22): belittling praise, blame for not reading, stock sarcasm
+    ("professionalism", [("agent", 2, 5, "See? Not so scary after all.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "Do you think you can manage that?", lab())], False),
+    ("professionalism", [("agent", 2, 5, "There we go. Well done you.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "It can be complicated for people of a certain age.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "People usually read the contract before they sign it.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "Not a lot we can do if people don't read it.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "That's why you need to check your address first.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "Of course you were.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "A supervisor's going to tell you the exact same thing.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "Getting worked up at me won't change it.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "Of course you were charged once, that's the fee.", lab())], True),
+    ("professionalism", [("agent", 2, 5, "Customers usually check the app for updates.", lab())], True),
+    ("professionalism", [("agent", 2, 5, "You can manage that in the app, it's under settings.", lab())], True),
+    ("resolution", [("agent", 2, 5, "It'll be ready after three, pick it up at the counter.", lab())], True),
+    ("resolution", [("agent", 2, 5, "I'm opening a review today and we'll write to you.", lab())], True),
+    ("resolution", [("agent", 2, 5, "I've added that to the note as well.", lab())], False),
 ])
 def test_default_rubric_cues(criterion: str, rows: list[Row], expected: bool) -> None:
     r = load_rubric("default", PROJECT_ROOT / "rubrics")
