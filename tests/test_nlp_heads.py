@@ -402,3 +402,51 @@ def test_encoder_caches_are_keyed_by_weight_content_not_path(tmp_path: Path) -> 
     assert weights_digest(a) == weights_digest(b)  # same content at another path: same caches
     (b / "model.safetensors").write_bytes(b"\x00" * 4096 + b"retrained")
     assert weights_digest(a) != weights_digest(b)  # same path, new weights: new key
+
+
+def test_human_agreement_measures_annotator_against_annotator(tmp_path: Path) -> None:
+    """The AnnoMI ceiling line of `qm eval nlp`: three annotators, one of whom disagrees once."""
+    from qm.nlp.evaluate import human_agreement
+
+    d = tmp_path / "annomi"
+    d.mkdir()
+    cols = ("transcript_id", "utterance_id", "interlocutor", "annotator_id", "question_exists",
+            "question_subtype")
+    rows = [",".join(cols)]
+    utterances = [("open", "open", "open"), ("closed", "closed", "closed"), ("none", "none", "open"),
+                  ("none", "none", "none")]
+    for u, labs in enumerate(utterances):
+        for a, lab in enumerate(labs):
+            exists = "False" if lab == "none" else "True"
+            rows.append(f"1,{u},therapist,{a},{exists},{'n/a' if lab == 'none' else lab}")
+    rows.append("1,9,client,0,n/a,n/a")  # client turns and single annotations are ignored
+    rows.append("2,0,therapist,0,True,open")
+    (d / "AnnoMI-full.csv").write_text("\n".join(rows) + "\n")
+    h = human_agreement(tmp_path)["question"]["annomi"]
+    assert (h["utterances"], h["annotators"]) == (4, 3)
+    # annotators 0 and 1 agree everywhere (macro-F1 1); annotator 2 called one 'none' open
+    assert h["pairwise_macro_f1_range"][1] == 1.0
+    assert 0.5 < h["pairwise_macro_f1_range"][0] < 1.0
+    assert h["pairwise_macro_f1_mean"] < h["vs_majority_macro_f1_mean"] < 1.0
+
+
+def test_merged_ensemble_logits_are_the_members_mean() -> None:
+    """A K-seed question head ships as one wider MLP; it must compute exactly the members' mean logits."""
+    from qm.nlp.heads import MLPHead
+    from qm.nlp.train import merge_ensemble
+
+    rng = np.random.default_rng(0)
+    mean, scale = rng.normal(size=6).astype(np.float32), (rng.random(6) + 0.5).astype(np.float32)
+    members = [MLPHead("question", ("none", "open", "closed"), ("utterance",), mean, scale,
+                       [(rng.normal(size=(6, 4)).astype(np.float32), rng.normal(size=4).astype(np.float32)),
+                        (rng.normal(size=(4, 3)).astype(np.float32), rng.normal(size=3).astype(np.float32))],
+                       np.zeros(3, np.float32)) for _ in range(3)]
+    x = rng.normal(size=(5, 6)).astype(np.float32)
+    merged = merge_ensemble(members)
+    assert merged.weights[0][0].shape == (6, 12)
+    np.testing.assert_allclose(merged.logits(x), np.mean([m.logits(x) for m in members], axis=0), rtol=1e-5,
+                               atol=1e-5)
+    other = MLPHead("question", members[0].labels, ("utterance",), mean + 1, scale, members[1].weights,
+                    np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="same standardisation"):
+        merge_ensemble([members[0], other])

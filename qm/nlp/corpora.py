@@ -147,6 +147,23 @@ def load_annomi(data: Path) -> list[Dialogue]:
     return list(convs.values())
 
 
+def annomi_multi_annotations(data: Path) -> list[list[str]]:
+    """Question labels of the therapist utterances that several annotators labelled, one list per
+    utterance (annotator order as in the file).
+
+    Why: training and evaluation use the first annotation only, so how often two annotators agree
+    is the ceiling any model can reach against that single label; ``qm eval nlp`` reports it.
+    """
+    by: dict[tuple[str, str], list[str]] = {}
+    for r in _read_csv(data / "annomi" / "AnnoMI-full.csv"):
+        if r["interlocutor"] != "therapist":
+            continue
+        q = r["question_subtype"] if r["question_exists"] == "True" else "none"
+        by.setdefault((r["transcript_id"], r["utterance_id"]), []).append(
+            q if q in ("open", "closed", "none") else "none")
+    return [labs for labs in by.values() if len(labs) > 1]
+
+
 # ---- empathy -------------------------------------------------------------------------------
 
 def load_epitome(data: Path) -> list[Dialogue]:

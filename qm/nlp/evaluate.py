@@ -124,12 +124,43 @@ def run_eval(data_dir: Path = DEFAULT_DATA, heads_dir: Path | None = None, n_boo
                         "baseline": baseline, "met": value is not None and value >= target})
     return {
         "heads_dir": str(labeller.heads_dir),
+        "human_agreement": human_agreement(data_dir),
         "backends": {h: type(v).__name__ for h, v in labeller.heads.items()},
         "results": results,
         "targets": targets,
         "speed": {"utterances": total_n, "seconds": round(total_t, 2), "embedding_cache": use_cache,
                   "utterances_per_second": round(total_n / total_t, 1) if total_t and not use_cache else None},
     }
+
+
+def human_agreement(data_dir: Path) -> dict:
+    """How well one human annotator's question labels match another's on AnnoMI.
+
+    Why: the AnnoMI target is scored against a single annotator's label, so the agreement between
+    two annotators on the utterances that ten of them labelled bounds what any model can reach.
+    Mean over all ordered annotator pairs of the macro-F1 of one against the other, and of each
+    annotator against the majority of all ten (which includes that annotator, so it flatters).
+    """
+    from itertools import permutations
+
+    from qm.nlp.corpora import annomi_multi_annotations
+
+    multi = annomi_multi_annotations(Path(data_dir))
+    if not multi:
+        return {}
+    k = min(len(labs) for labs in multi)
+    cols = [[labs[j] for labs in multi] for j in range(k)]
+    labels = LABELS["question"]
+    pair = [classification_report(cols[a], cols[b], labels)["macro_f1"] for a, b in permutations(range(k), 2)]
+    majority = [max(labels, key=lambda lab, labs=labs: (labs[:k].count(lab), -labels.index(lab)))
+                for labs in multi]
+    vs_major = [classification_report(majority, cols[j], labels)["macro_f1"] for j in range(k)]
+    return {"question": {"annomi": {
+        "utterances": len(multi), "annotators": k,
+        "pairwise_macro_f1_mean": round(float(np.mean(pair)), 4),
+        "pairwise_macro_f1_range": [round(float(min(pair)), 4), round(float(max(pair)), 4)],
+        "vs_majority_macro_f1_mean": round(float(np.mean(vs_major)), 4),
+    }}}
 
 
 def _round(d: dict) -> dict:
@@ -161,6 +192,13 @@ def format_table(report: dict) -> str:
         v = "n/a" if t["value"] is None else f"{t['value']:.3f}"
         lines.append(f"  {t['head']:<10} {t['set']:<8} {t['metric']:<12} {v:>6} target {t['target']:.2f} "
                      f"(baseline {t['baseline']})  {'MET' if t['met'] else 'missed'}")
+    for head, sets in report.get("human_agreement", {}).items():
+        for corpus, h in sets.items():
+            lo, hi = h["pairwise_macro_f1_range"]
+            lines.append(f"  human agreement ({head}, {corpus}): one annotator against another, macro-F1 "
+                         f"{h['pairwise_macro_f1_mean']:.3f} (pairs {lo:.2f}-{hi:.2f}; {h['utterances']} "
+                         f"utterances x {h['annotators']} annotators); against the majority "
+                         f"{h['vs_majority_macro_f1_mean']:.3f}")
     sp = report["speed"]
     if sp["utterances_per_second"] is None:
         lines += ["", "speed: not measured (embedding cache in use); run without --cache or bench/nlp_speed.py"]

@@ -42,12 +42,16 @@ class HeadSpec:
     context_dropout: float = 0.2
     class_balance: float = 0.5  # exponent on inverse class frequency (0 none, 1 fully balanced)
     speakers: dict[str, str] = field(default_factory=dict)  # corpus -> only this speaker's utterances
+    # members of a logit-averaged ensemble (seeds SEED, SEED + 1000, ...); one wider MLP at run time
+    ensemble: int = 1
 
 
 SPECS: dict[str, HeadSpec] = {
     "question": HeadSpec(
         "question", ("utterance", "syntax"), {"annomi": 1.0, "swda": 1.0},
         {"annomi": ("macro_f1", 0.5), "swda": ("macro_f1", 0.5)},
+        # five seeds: validation objective 0.816 -> 0.823; one seed's test macro-F1 swings by 0.03
+        ensemble=5,
     ),
     "empathy": HeadSpec(
         "empathy", ("utterance", "context"),
@@ -111,10 +115,10 @@ def sample_weights(m: Matrix, spec: HeadSpec) -> np.ndarray:
 
 
 def fit_mlp(spec: HeadSpec, tr: Matrix, va: Matrix, epochs: int = 40, patience: int = 6,
-            log: bool = True) -> tuple[MLPHead, dict]:
+            log: bool = True, seed: int = SEED) -> tuple[MLPHead, dict]:
     import torch
 
-    torch.manual_seed(SEED)
+    torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     labels = LABELS[spec.name]
     lab_idx = {lab: i for i, lab in enumerate(labels)}
@@ -130,7 +134,7 @@ def fit_mlp(spec: HeadSpec, tr: Matrix, va: Matrix, epochs: int = 40, patience: 
         torch.nn.Dropout(spec.dropout), torch.nn.Linear(spec.hidden, len(labels)),
     )
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
-    gen = torch.Generator().manual_seed(SEED)
+    gen = torch.Generator().manual_seed(seed)
     ctx_cols = _context_columns(spec, d)
     best: tuple[float, int, list] | None = None
     bad = 0
@@ -169,6 +173,28 @@ def fit_mlp(spec: HeadSpec, tr: Matrix, va: Matrix, epochs: int = 40, patience: 
     head = MLPHead(spec.name, labels, spec.inputs, mean.astype(np.float32), scale.astype(np.float32),
                    weights, np.zeros(len(labels), np.float32))
     return head, {"best_epoch": best[1], "val_objective_argmax": round(best[0], 4)}
+
+
+def merge_ensemble(heads: Sequence[MLPHead]) -> MLPHead:
+    """Members with one hidden layer and the same standardisation become one MLP whose logits are
+    the members' mean: hidden units side by side, output weights divided by the member count.
+
+    Why: averaging seeds removes most of one seed's luck, and the merged head is still a plain
+    two-layer MLP, so the file format, the labeller and its speed stay as they are.
+    """
+    first = heads[0]
+    if len(heads) == 1:
+        return first
+    if any(len(h.weights) != 2 or not np.array_equal(h.mean, first.mean) for h in heads):
+        raise ValueError("ensemble members need one hidden layer and the same standardisation")
+    k = len(heads)
+    hidden_w = np.concatenate([h.weights[0][0] for h in heads], axis=1)
+    hidden_b = np.concatenate([h.weights[0][1] for h in heads])
+    out_w = np.concatenate([h.weights[1][0] for h in heads], axis=0) / k
+    out_b = np.mean([h.weights[1][1] for h in heads], axis=0)
+    return MLPHead(first.name, first.labels, first.inputs, first.mean, first.scale,
+                   [(hidden_w, hidden_b), (out_w.astype(np.float32), out_b.astype(np.float32))],
+                   np.zeros(len(first.labels), np.float32))
 
 
 def _context_columns(spec: HeadSpec, d: int) -> tuple[int, int] | None:
@@ -232,7 +258,11 @@ def train_head(spec: HeadSpec, dialogues: Sequence[Dialogue], embed, syntax, dat
             for s in ("train", "val", "test")}
     print(f"[{spec.name}] train {len(mats['train'].y)} val {len(mats['val'].y)} test {len(mats['test'].y)}",
           file=sys.stderr)
-    head, info = fit_mlp(spec, mats["train"], mats["val"])
+    members = [fit_mlp(spec, mats["train"], mats["val"], seed=SEED + 1000 * k) for k in range(spec.ensemble)]
+    head = merge_ensemble([h for h, _ in members])
+    info = members[0][1] if spec.ensemble == 1 else {
+        "best_epoch": [i["best_epoch"] for _, i in members],
+        "val_objective_argmax": [i["val_objective_argmax"] for _, i in members]}
     head.bias, val_obj = tune_bias(head, spec, mats["val"])
     head.meta = {
         "description": f"MLP head '{spec.name}' on mean-pooled all-MiniLM-L6-v2 embeddings"
@@ -242,7 +272,8 @@ def train_head(spec: HeadSpec, dialogues: Sequence[Dialogue], embed, syntax, dat
         "encoder_int8": int8,
         "encoder_runtime": runtime,
         "seed": SEED,
-        "hidden": spec.hidden,
+        "seeds": [SEED + 1000 * k for k in range(spec.ensemble)],
+        "hidden": spec.hidden * spec.ensemble,
         "training_data": {c: {"weight": w, "licence": CORPUS_LICENCES[c],
                               "train_examples": mats["train"].corpus.count(c),
                               "val_examples": mats["val"].corpus.count(c)}
