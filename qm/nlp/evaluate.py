@@ -139,7 +139,8 @@ def human_agreement(data_dir: Path) -> dict:
     Why: the AnnoMI target is scored against a single annotator's label, so the agreement between
     two annotators on the utterances that ten of them labelled bounds what any model can reach.
     Mean over all ordered annotator pairs of the macro-F1 of one against the other, and of each
-    annotator against the majority of all ten (which includes that annotator, so it flatters).
+    annotator against the majority of all ten (which includes that annotator, so it flatters; a tie goes
+    to the first of none/open/closed).
     """
     from itertools import permutations
 
