@@ -318,6 +318,29 @@ def test_phrase_regex_only_with_last_utterances_window(rubric_file: Any) -> None
     assert c.passed is True and c.evidence == [2] and "regex" in c.detail
 
 
+def test_phrase_counter_examples_veto_a_closer_meaning_match(rubric_file: Any) -> None:
+    """An agent owning a mistake reads like blame to the encoder; a counter-example says it is not."""
+    spec = """\
+        - id: blame
+          kind: phrase
+          mode: forbidden
+          threshold: 0.6
+          examples: ["That's your fault, not mine."]
+          regex: ['\\byour own fault\\b']
+        """
+    owning = call([("agent", 0, 2, "That's our mistake, not yours.", lab()), ("customer", 2, 3, "Okay.", lab())])
+    c = only(rubric_file(spec).score(owning))
+    assert c.passed is False and c.evidence == [0]  # without counter-examples: a false alarm
+    vetoed = rubric_file(spec.rstrip() + '\n          counter_examples: ["The mistake was ours, not yours."]\n')
+    c = only(vetoed.score(owning))
+    assert c.passed is True and c.evidence == [], c.detail
+    assert "#0 overruled by a counter-example" in c.detail  # a reviewer sees the near miss
+    blaming = call([("agent", 0, 2, "That one is your fault, not mine.", lab()),
+                    ("customer", 2, 3, "Okay.", lab()), ("agent", 3, 5, "It's your own fault really.", lab())])
+    c = only(vetoed.score(blaming))
+    assert c.passed is False and c.evidence == [0, 2] and "regex" in c.detail
+
+
 PROFESSIONALISM = """\
 - id: professionalism
   kind: phrase
@@ -727,6 +750,27 @@ def test_scoring_is_deterministic(isolated_data_dir: Path) -> None:
     ("resolution", [("agent", 2, 5, "It'll be ready after three, pick it up at the counter.", lab())], True),
     ("resolution", [("agent", 2, 5, "I'm opening a review today and we'll write to you.", lab())], True),
     ("resolution", [("agent", 2, 5, "I've added that to the note as well.", lab())], False),
+    # session 13 (blind23/24): shrugging, know-it-all blame, stock sarcasm, talking down
+    ("professionalism", [("agent", 2, 5, "Sir, you're not the only customer with a late parcel.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "Everyone knows that, it's printed on the ticket.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "It'll show up or it won't, I can't say.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "Refunds take as long as they take.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "Honestly, you're overreacting.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "We help people who are actually in arrears first.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "Oh, the classic. Ignore the letter, then ring. Works every time.", lab())],
+     False),
+    ("professionalism", [("agent", 2, 5, "Oh, of course, because the website never lies.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "Right, I'll say it nice and slowly for you.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "You do know what a router is?", lab())], False),
+    ("professionalism", [("agent", 2, 5, "There's no need to get yourself in a state.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "If you'd read the email properly you'd have seen it.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "It's two clicks, most people manage it.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "That's our mistake, not yours, and I've refunded it.", lab())], True),
+    ("professionalism", [("agent", 2, 5, "Everyone knows you here, you've been with us for years.", lab())], True),
+    ("professionalism", [("agent", 2, 5, "I'll read the numbers back to you slowly.", lab())], True),
+    ("identity_verification", [("agent", 2, 5, "Name, and the last four of your social.", lab())], True),
+    ("identity_verification", [("agent", 2, 5, "What's the loan number?", lab())], True),
+    ("identity_verification", [("agent", 2, 5, "And your national insurance number.", lab())], True),
 ])
 def test_default_rubric_cues(criterion: str, rows: list[Row], expected: bool) -> None:
     r = load_rubric("default", PROJECT_ROOT / "rubrics")

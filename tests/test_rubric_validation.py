@@ -346,6 +346,8 @@ def test_kind_specific_rules(tmp_path: Path) -> None:
         ("{id: a, kind: custom_behaviour, positive: [p1, p2, p3], negative: [n1, P1, n3]}"):
             "both positive and negative",
         "{id: a, kind: sentiment_trajectory, require: happier}": "not_worse",
+        "{id: a, kind: phrase, regex: x, counter_examples: [Fine.]}": "give examples too",
+        "{id: a, kind: phrase, examples: [Rude., Mean.], counter_examples: [rude.]}": "both positive and negative",
     }
     for criterion, reason in cases.items():
         p = write(tmp_path, f"name: t\ncriteria:\n  - {criterion}\n")

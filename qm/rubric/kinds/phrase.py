@@ -6,6 +6,12 @@ greetings and disclosures; cosine similarity of sentence embeddings
 catches fixed legal wording (a disclosure must often be word-for-word) or
 keywords the encoder underweights.  An utterance matches when any regex
 matches or its best similarity to an example reaches ``threshold``.
+
+Sentence embeddings are blind to who owns a clause: "That's our mistake, not
+yours" sits 0.69 from "That's your fault, not mine".  ``counter_examples`` are
+near misses a QA lead has seen: a meaning match only counts when the utterance is
+closer to an example than to every counter-example (regexes are unaffected, so
+explicit wording still decides on its own).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from qm.rubric.examples import ExampleList
+from qm.rubric.examples import ExampleList, check_disjoint
 from qm.rubric.kinds.presence import Match, PresenceKind, PresenceSpec
 from qm.rubric.registry import PrepareContext, register_kind
 from qm.rubric.view import CallView
@@ -28,11 +34,16 @@ class PhraseSpec(PresenceSpec):
     kind: Literal["phrase"] = "phrase"
     examples: ExampleList = Field(default_factory=list)
     threshold: float = Field(default=DEFAULT_THRESHOLD, gt=0, le=1)
+    # near misses that must not match by meaning; each vetoes a match it is closer to than any example
+    counter_examples: ExampleList = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _something(self) -> PhraseSpec:
         if not self.examples and not self.regex:
             raise ValueError("give examples (sentences to match by meaning) and/or regex")
+        if self.counter_examples and not self.examples:
+            raise ValueError("counter_examples only refine a meaning match: give examples too")
+        check_disjoint(self.examples, self.counter_examples)
         return self
 
 
@@ -47,26 +58,34 @@ class Phrase(PresenceKind):
         self.what = "phrase"
         self._patterns = spec.patterns()
         self._examples: np.ndarray | None = None
+        self._counter: np.ndarray | None = None
 
     def prepare(self, ctx: PrepareContext) -> None:
         if self.spec.examples and self._examples is None:
             self._examples = np.asarray(ctx.encoder().encode(self.spec.examples), dtype=np.float32)
+        if self.spec.counter_examples and self._counter is None:
+            self._counter = np.asarray(ctx.encoder().encode(self.spec.counter_examples), dtype=np.float32)
 
     def match(self, call: CallView, utts: list[Utterance]) -> list[Match]:
         out: list[Match] = []
         for u in utts:
             rx = any(p.search(u.text) for p in self._patterns)
-            sim = 0.0
+            sim = near = 0.0
             if self._examples is not None and u.text.strip():
-                sim = float(np.max(self._examples @ call.embedding(u)))
-            ok = rx or sim >= self.spec.threshold
-            how = "regex" if rx else f"similarity {sim:.2f}"
-            out.append(Match(u, 1.0 if rx else sim, ok, how))
+                emb = call.embedding(u)
+                sim = float(np.max(self._examples @ emb))
+                if self._counter is not None:
+                    near = float(np.max(self._counter @ emb))
+            vetoed = not rx and sim >= self.spec.threshold and near >= sim
+            ok = rx or (sim >= self.spec.threshold and not vetoed)
+            how = "regex" if rx else f"similarity {sim:.2f}" + (f", counter-example {near:.2f}" if vetoed else "")
+            out.append(Match(u, 1.0 if rx else sim, ok, how, vetoed))
         return out
 
     def summary(self) -> str:
         s = self.spec
         parts = [f"{len(s.examples)} example(s) ≥ {s.threshold:g}"] if s.examples else []
+        parts += [f"{len(s.counter_examples)} counter-example(s)"] if s.counter_examples else []
         parts += [f"{len(s.regex)} regex"] if s.regex else []
         where = s.window.describe() if s.window else "whole call"
         return f"{s.mode} {s.speaker} phrase ({', '.join(parts)}; {where})"

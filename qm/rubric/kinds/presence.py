@@ -28,6 +28,7 @@ class Match:
     score: float  # similarity or probability, for the detail text
     matched: bool
     how: str  # "regex" | "similarity 0.81" | "p=0.93"
+    vetoed: bool = False  # a meaning match that a counter-example overruled (reported, not counted)
 
 
 class PresenceSpec(CriterionSpec):
@@ -61,8 +62,10 @@ class PresenceKind(CriterionKind):
                 listed = "; ".join(f"#{m.utterance.index} ({m.how})" for m in hits[:5])
                 return Verdict.of(False, [m.utterance.index for m in hits],
                                   f"forbidden {self.what} found ({where}): {listed}")
+            vetoed = "".join(f"; #{m.utterance.index} overruled by a counter-example ({m.how})"
+                             for m in results if m.vetoed)
             return Verdict.of(True, [], f"no forbidden {self.what} among {len(pool)} {s.speaker} "
-                                        f"utterance(s) ({where})")
+                                        f"utterance(s) ({where}){vetoed}")
         if hits:
             first = hits[0]
             return Verdict.of(True, [m.utterance.index for m in hits],
