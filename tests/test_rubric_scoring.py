@@ -199,6 +199,32 @@ def test_conditional_missed_late_and_partial(rubric_file: Any) -> None:
     assert c.evidence == [0, 7] and "unanswered: #0" in c.detail
 
 
+def test_conditional_response_flagged_by_a_failed_criterion_does_not_count(rubric_file: Any) -> None:
+    """A snide remark the empathy head reads as acknowledgement is not one once professionalism flags it.
+
+    The flagging criterion comes later in the file: references set the evaluation order, not the file.
+    """
+    r = rubric_file(EMPATHY + """\
+  response_not_flagged_by: [conduct]
+- id: conduct
+  kind: phrase
+  mode: forbidden
+  regex: ['\\bnot the only (one|person)\\b']
+""")
+    rows: list[Row] = [
+        ("customer", 0, 3, "My bag never arrived and I'm furious.", lab("negative", -0.8)),
+        ("agent", 3.5, 6, "You're not the only person who lost a bag.", lab(empathy=True)),
+        ("customer", 6.5, 8, "Unbelievable.", lab()),
+    ]
+    res = {c.id: c for c in r.score(call(rows)).criteria}
+    assert [c.id for c in r.score(call(rows)).criteria] == ["empathy", "conduct"]  # reported in file order
+    assert res["conduct"].passed is False and res["conduct"].evidence == [1]
+    assert res["empathy"].passed is False and "flagged by conduct): #1" in res["empathy"].detail
+    rows[1] = ("agent", 3.5, 6, "I'm so sorry, that's a horrible start to a trip.", lab(empathy=True))
+    res = {c.id: c for c in r.score(call(rows)).criteria}
+    assert res["conduct"].passed is True and res["empathy"].passed is True and res["empathy"].evidence == [1]
+
+
 def test_conditional_not_applicable(rubric_file: Any) -> None:
     r = rubric_file(EMPATHY)
     calm = call([("customer", 0, 2, "Hi, I'd like to check my balance.", lab("positive", 0.5)),

@@ -184,6 +184,21 @@ def test_cyclic_requires(tmp_path: Path) -> None:
     assert "cyclic requires: a → c → b → a" in err.reason
 
 
+def test_references_outside_requires_are_checked(tmp_path: Path) -> None:
+    base = ("name: t\ncriteria:\n  - {id: e, kind: conditional, trigger: {sentiment: negative}, "
+            "response: {empathy: true}, within_turns: 2, response_not_flagged_by: %s}\n"
+            "  - {id: p, kind: phrase, mode: forbidden, regex: x, requires: %s}\n")
+    err = refuse(write(tmp_path, base % ("[profesionalism]", "[]")))
+    assert (err.line, err.field) == (3, "criteria[0].response_not_flagged_by[0]")
+    assert "unknown criterion 'profesionalism' in response_not_flagged_by" in err.reason and "p" in err.hint
+    err = refuse(write(tmp_path, base % ("[e]", "[]")))
+    assert "cannot refer to itself" in err.reason
+    err = refuse(write(tmp_path, base % ("[p]", "[e]")))  # p requires e, e reads p: no order exists
+    assert "cyclic references between criteria: " in err.reason
+    assert load_rubric(write(tmp_path, base % ("p", "[]"))).criteria[0].references() == [
+        (("response_not_flagged_by", 0), "p")]
+
+
 def test_self_requirement(tmp_path: Path) -> None:
     p = write(tmp_path, "name: t\ncriteria:\n  - {id: a, kind: phrase, regex: x, requires: a}\n")
     err = refuse(p)

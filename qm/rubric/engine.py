@@ -28,7 +28,10 @@ class RubricOutcome:
 
 
 def _dependency_order(specs: list[CriterionSpec]) -> list[int]:
-    """Stable topological order (file order among independent criteria); the loader rejected cycles."""
+    """Stable topological order (file order among independent criteria); the loader rejected cycles.
+
+    Follows every reference, not only ``requires``: a criterion that reads another's verdict runs after it.
+    """
     pos = {s.id: i for i, s in enumerate(specs)}
     done: set[int] = set()
     order: list[int] = []
@@ -37,8 +40,8 @@ def _dependency_order(specs: list[CriterionSpec]) -> list[int]:
         if i in done:
             return
         done.add(i)
-        for req in specs[i].requires:
-            visit(pos[req])
+        for _, ref in specs[i].references():
+            visit(pos[ref])
         order.append(i)
 
     for i in range(len(specs)):
@@ -83,7 +86,7 @@ class Rubric:
         self.prepare()
         assert self._encoder_factory is not None
         view = CallView(call, self._encoder_factory)
-        verdicts: dict[str, Verdict] = {}
+        verdicts: dict[str, Verdict] = view.verdicts
         for i in self._order:
             kind = self.kinds[i]
             unmet = [r for r in kind.spec.requires if verdicts[r].passed is not True]

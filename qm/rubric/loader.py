@@ -197,12 +197,13 @@ def _cross_check(src: Source, header: RubricHeader, specs: list[CriterionSpec]) 
             issues.append(Issue(src.line_of(("criteria", i, "skill")), format_loc(("criteria", i, "skill")),
                                 f"unknown skill '{spec.skill}'",
                                 f"define it under 'skills:' (defined: {', '.join(skills) or 'none'})"))
-        for j, req in enumerate(spec.requires):
-            loc: Loc = ("criteria", i, "requires", j)
+        for where, req in spec.references():
+            loc: Loc = ("criteria", i, *where)
             if req == spec.id:
-                issues.append(Issue(src.line_of(loc), format_loc(loc), "a criterion cannot require itself"))
+                issues.append(Issue(src.line_of(loc), format_loc(loc), "a criterion cannot require itself"
+                                    if where[0] == "requires" else "a criterion cannot refer to itself"))
             elif req not in index_of:
-                issues.append(Issue(src.line_of(loc), format_loc(loc), f"unknown criterion '{req}' in requires",
+                issues.append(Issue(src.line_of(loc), format_loc(loc), f"unknown criterion '{req}' in {where[0]}",
                                     f"criterion ids in this rubric: {', '.join(sorted(index_of))}"))
     if not issues:
         cycle = _find_cycle({s.id: list(s.requires) for s in specs})
@@ -212,6 +213,13 @@ def _cross_check(src: Source, header: RubricHeader, specs: list[CriterionSpec]) 
                                 format_loc(("criteria", i, "requires")),
                                 f"cyclic requires: {' → '.join(cycle)}",
                                 "'requires' must form a chain, not a loop; remove one of the links"))
+    if not issues:
+        cycle = _find_cycle({s.id: [r for _, r in s.references()] for s in specs})
+        if cycle:
+            i = index_of[cycle[0]]
+            issues.append(Issue(src.line_of(("criteria", i)), format_loc(("criteria", i)),
+                                f"cyclic references between criteria: {' → '.join(cycle)}",
+                                "a criterion cannot read a verdict that depends on its own; remove one link"))
     if specs and not issues and sum(s.weight for s in specs) <= 0:
         issues.append(Issue(src.line_of(("criteria",)), "criteria", "total weight is zero",
                             "give at least one criterion a weight > 0, or no call could ever score"))

@@ -78,6 +78,14 @@ class CriterionSpec(StrictModel):
     def _requires_list(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
 
+    def references(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Other criteria this one reads, each with its field location (for errors and evaluation order).
+
+        A kind that reads other verdicts (e.g. ``conditional``'s ``response_not_flagged_by``) adds its
+        own fields, so the loader checks them and the engine evaluates them first.
+        """
+        return [(("requires", j), r) for j, r in enumerate(self.requires)]
+
     @property
     def title(self) -> str:
         return self.name or self.id.replace("_", " ").capitalize()

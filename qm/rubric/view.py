@@ -39,6 +39,8 @@ class CallView:
         self.duration = max(call.duration_s if call.duration_s > 0 else 0.0, last_end)
         self._encoder = encoder
         self._pos = {id(u): i for i, u in enumerate(self.utterances)}
+        # verdicts of the criteria evaluated so far (the engine fills it in dependency order)
+        self.verdicts: dict[str, Any] = {}
 
     def by_speaker(self, speaker: SpeakerSel) -> list[Utterance]:
         if speaker == "any":

@@ -35,6 +35,18 @@ class ConditionalSpec(CriterionSpec):
     require: Literal["all", "any", "ratio"] = "all"
     min_ratio: float | None = Field(default=None, gt=0, le=1)
     partial_credit: bool = False
+    # a response that a failed criterion flagged (its evidence) does not count: "you're not the only
+    # person who lost a bag" can read as acknowledgement to the empathy head, but it broke professionalism
+    response_not_flagged_by: list[str] = Field(default_factory=list)
+
+    @field_validator("response_not_flagged_by", mode="before")
+    @classmethod
+    def _ids_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    def references(self) -> list[tuple[tuple[str | int, ...], str]]:
+        return [*super().references(),
+                *((("response_not_flagged_by", j), r) for j, r in enumerate(self.response_not_flagged_by))]
 
     @field_validator("trigger", "response", mode="before")
     @classmethod
@@ -100,6 +112,10 @@ class Conditional(CriterionKind):
         triggers = [u for u in side if u.index in trig_ok]
         resp_ok = (self._select(call, call.by_speaker(s.response_speaker), s.response, self.response_clf)
                    if triggers else set())
+        flagged = {i for cid in s.response_not_flagged_by
+                   if (v := call.verdicts.get(cid)) is not None and v.passed is False for i in v.evidence}
+        overruled = sorted(resp_ok & flagged)
+        resp_ok -= flagged
         counted: list[Utterance] = []
         answered: dict[int, int] = {}
         for trig in triggers:
@@ -127,6 +143,9 @@ class Conditional(CriterionKind):
                   f"{_describe(s.response, s.response_examples)} in budget")
         if missed:
             detail += f"; unanswered: {', '.join(f'#{i}' for i in missed)}"
+        if overruled:
+            detail += (f"; not counted as {_describe(s.response)} (flagged by "
+                       f"{', '.join(s.response_not_flagged_by)}): {', '.join(f'#{i}' for i in overruled)}")
         return Verdict.of(ok, evidence, detail, credit)
 
     def summary(self) -> str:
