@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -57,6 +58,11 @@ def main() -> None:
     from qm.rubric.calibrate import cohen_kappa
 
     pipe = Pipeline()
+    # Score every call with the rubric as it is now: the pipeline reloads the file per call, so an edit
+    # made during a long run would otherwise change (or, with a field this code lacks, stop) the run.
+    from qm.rubric.loader import resolve
+    source = resolve(args.rubric or pipe.settings.default_rubric, pipe.settings.rubrics_dir)
+    rubric = str(Path(shutil.copy(source, tempfile.mkdtemp(prefix="qm-rubric-"))))
     agent_wer: dict[str, float] = {}
     per: dict[str, list[tuple[object, object, str]]] = {}
     scripts = set_scripts(args.set)
@@ -66,14 +72,14 @@ def main() -> None:
             continue
         if args.rescore:
             try:
-                doc = pipe.rescore(script.call_id, rubric=args.rubric).to_contract()
+                doc = pipe.rescore(script.call_id, rubric=rubric).to_contract()
             except AudioError as exc:  # not scored into this store yet: say so, score the rest
                 print(f"skipped: {exc}", file=sys.stderr)
                 continue
         else:
             paths = ensure_rendered(script_path, AUDIO, fmt="wav", mono=True)
             doc = pipe.score(paths["stereo"], agent_id=script.agent_id, call_id=script.call_id,
-                             agent_channel=script.agent_channel, rubric=args.rubric,
+                             agent_channel=script.agent_channel, rubric=rubric,
                              save=args.data_dir is not None).to_contract()
         got = {c["id"]: c["passed"] for c in doc["criteria"]}
         ref = " ".join(t.text for t in script.turns if t.speaker == "agent")
