@@ -223,6 +223,7 @@ def test_conditional_response_flagged_by_a_failed_criterion_does_not_count(rubri
     rows[1] = ("agent", 3.5, 6, "I'm so sorry, that's a horrible start to a trip.", lab(empathy=True))
     res = {c.id: c for c in r.score(call(rows)).criteria}
     assert res["conduct"].passed is True and res["empathy"].passed is True and res["empathy"].evidence == [1]
+    assert "not counting responses flagged by conduct" in r.kinds[0].summary()  # `qm rubric show` says so
 
 
 def test_conditional_not_applicable(rubric_file: Any) -> None:

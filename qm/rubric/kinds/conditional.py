@@ -154,5 +154,7 @@ class Conditional(CriterionKind):
             f"{s.within_seconds:g} s" if s.within_seconds else "",
             f"{s.within_turns} turn(s)" if s.within_turns else "") if x)
         req = f"at least {s.min_ratio:.0%} of triggers" if s.require == "ratio" else s.require
+        unless = (f", not counting responses flagged by {', '.join(s.response_not_flagged_by)}"
+                  if s.response_not_flagged_by else "")
         return (f"when {s.trigger_speaker} {_describe(s.trigger, s.trigger_examples)}: {s.response_speaker} "
-                f"{_describe(s.response, s.response_examples)} within {budget} ({req})")
+                f"{_describe(s.response, s.response_examples)} within {budget} ({req}{unless})")
