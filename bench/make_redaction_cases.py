@@ -535,6 +535,104 @@ for k in range(40):
     tmpl = tmpl.replace("{TITLE}", rng.choice(["Mr", "Mrs", "Ms", "Mr.", "Mrs.", "Miss", "Dr"]))
     add("name", tmpl, fills)
 
+# ------------------------------------------------------------------ DOB
+ORD = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
+       "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth",
+       "twentieth", "twenty-first", "twenty-second", "twenty-third", "twenty-fourth", "twenty-fifth",
+       "twenty-sixth", "twenty-seventh", "twenty-eighth"]
+
+
+def spoken_year(y: int) -> list[str]:
+    if y >= 2000:
+        return ["two", "thousand", "and", DIGIT_WORDS[y - 2000]] if y < 2010 else ["twenty", TEEN_WORDS[y - 2010]]
+    lo = y % 100
+    tail = (["oh", DIGIT_WORDS[lo]] if lo < 10 else [TEEN_WORDS[lo - 10]] if lo < 20
+            else [TENS_WORDS[lo // 10] + ("-" + DIGIT_WORDS[lo % 10] if lo % 10 else "")])
+    return ["nineteen", *tail]
+
+
+def render_dob(d: int, m: int, y: int, style: int) -> list[str]:
+    month = MONTHS[m - 1]
+    if style == 0:  # "the 3rd of March 1975"
+        suffix = "th" if 11 <= d <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(d % 10, "th")
+        return [f"{d}{suffix}", "of", month, f"{y}"]
+    if style == 1:  # "third of March, nineteen seventy-five"
+        return [ORD[d - 1], "of", month + ",", *spoken_year(y)]
+    if style == 2:  # "March 3, 1975" (Whisper's American form)
+        return [month, f"{d},", f"{y}"]
+    if style == 3:  # "03/03/1975"
+        return [f"{d:02d}/{m:02d}/{y}"]
+    return [month, ORD[d - 1] + ",", f"{y}"]  # "March third, 1975"
+
+
+DOB_TEMPLATES = [
+    "My date of birth is {DOB}.",
+    "Date of birth, {DOB}.",
+    "Yeah it's, um, date of birth {DOB}.",
+    "I was born on {DOB}.",
+    "My birthday's {DOB}, if that helps.",
+    "The date of birth on the account should be {DOB}.",
+    "DOB is {DOB}.",
+    "Sure, date of birth is {DOB} and the postcode is on the letter.",
+    "It's his date of birth you need, that's {DOB}.",
+    "Born {DOB}.",
+]
+for k in range(24):
+    d, m, y = rng.randint(1, 28), rng.randint(1, 12), rng.randint(1931, 2006)
+    rendered = render_dob(d, m, y, k % 5)
+    add("dob", DOB_TEMPLATES[k % len(DOB_TEMPLATES)], {"DOB": ("DOB", rendered, " ".join(rendered))})
+
+# ------------------------------------------------------------------ ADDRESS
+STREETS = ["Mill Lane", "Station Road", "Oak Avenue", "Church Street", "Willow Close", "Park Drive", "Kings Way",
+           "Maple Crescent", "Queens Terrace", "Elm Grove", "Harbour View", "Victoria Gardens"]
+POST_OUT = [("DL1", ["D", "L", "one,"]), ("SW1A", ["S", "W", "one", "A,"]), ("M14", ["M", "fourteen,"]),
+            ("B27", ["B", "twenty", "seven,"]), ("EH6", ["E", "H", "six,"]), ("CF10", ["C", "F", "ten,"])]
+POST_IN = [("3HS", ["three", "H", "S"]), ("2AA", ["two", "A", "A"]), ("7PX", ["seven", "P", "X"]),
+           ("4QT", ["four", "Q", "T"]), ("9DN", ["nine", "D", "N"]), ("1BZ", ["one", "B", "Z"])]
+
+
+def house_number(n: int, spoken_form: bool) -> list[str]:
+    if not spoken_form:
+        return [str(n)]
+    if n < 10:
+        return [DIGIT_WORDS[n].capitalize()]
+    if n < 20:
+        return [TEEN_WORDS[n - 10].capitalize()]
+    return [(TENS_WORDS[n // 10] + ("-" + DIGIT_WORDS[n % 10] if n % 10 else "")).capitalize()]
+
+
+ADDRESS_TEMPLATES = [
+    "I live at {ADDR}.",
+    "The address is {ADDR}, Ashford.",
+    "It's {ADDR}, that's the first line.",
+    "First line of the address is {ADDR}.",
+    "{ADDR}, and it's the blue door.",
+    "We moved to {ADDR} in the summer.",
+]
+for k in range(12):
+    street = STREETS[k % len(STREETS)].split()
+    rendered = house_number(rng.randint(2, 99), k % 2 == 1) + street
+    add("address", ADDRESS_TEMPLATES[k % len(ADDRESS_TEMPLATES)],
+        {"ADDR": ("ADDRESS", rendered, " ".join(rendered))})
+POSTCODE_TEMPLATES = [
+    "My postcode is {PC}.",
+    "Postcode {PC}.",
+    "The post code's {PC}, I think.",
+    "It's {PC}, the postcode.",
+    "And the zip code is {ZIP}.",
+    "Zip is {ZIP}.",
+]
+for k in range(12):
+    out, out_sp = POST_OUT[k % len(POST_OUT)]
+    inw, in_sp = POST_IN[(k * 5) % len(POST_IN)]
+    tmpl = POSTCODE_TEMPLATES[k % len(POSTCODE_TEMPLATES)]
+    zip5 = digits(5, "0123456789")
+    pc = [out, inw] if k % 3 == 0 else [f"{out}-", f"{inw}"] if k % 3 == 1 else out_sp + in_sp
+    if k % 3 == 1:
+        pc = [out + ",", inw]
+    zw = [zip5] if k % 2 else render_digits(zip5, "spoken")
+    add("address", tmpl, {"PC": ("ADDRESS", pc, " ".join(pc)), "ZIP": ("ADDRESS", zw, zip5)})
+
 # ------------------------------------------------------------------ several PII in one utterance
 for k in range(16):
     num = card_number(["visa", "mc", "amex"][k % 3])
@@ -568,6 +666,16 @@ for k in range(16):
 
 # ------------------------------------------------------------------ negatives (no PII)
 NEGATIVES = [
+    "The engineer will come on the third of March, between eight and twelve.",
+    "Your next bill is dated the 21st of June 2027.",
+    "I've had the account since March 2015.",
+    "The statement from the 4th of May shows two payments.",
+    "We're closed on the twenty-fifth of December.",
+    "Take the M1 to junction 14 and follow the signs.",
+    "I need 2 new chargers and 3 cables.",
+    "The parcel went to the depot on Station Road.",
+    "My birthday was lovely, thanks for asking.",
+    "The address on the letter was wrong.",
     "I've been waiting 20 minutes to get through.",
     "I ordered 3 items and only 2 arrived.",
     "Can you call me back at 5 pm?",

@@ -86,7 +86,7 @@ class Settings(BaseSettings):
         default=PII_TYPES,
         description="PII types redacted from stored text, logs and the served audio, comma-separated "
         f"({', '.join(PII_TYPES)}) or 'all'. A type left out is still detected (so it is never mistaken "
-        "for another) but kept. Transcripts already stored keep the redaction they were stored with.",
+        "for another) but kept. A recording scored again with other types is transcribed and redacted again.",
     )
     redact_audio: bool = Field(
         default=True, description="Write a redacted copy of the audio (tone over PII) to data_dir/audio."

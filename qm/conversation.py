@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Protocol
 
+from qm.nlp.redaction import asked_for
 from qm.spacy_pipelines import PARSER_LOCK, parser
 from qm.types import Speaker, Turn, Utterance, Word
 
@@ -30,7 +31,8 @@ class TurnOptions:
 
 
 class WordRedactor(Protocol):
-    def redact_segments(self, segments: Sequence[Sequence[str]]) -> Sequence[object]: ...
+    def redact_segments(self, segments: Sequence[Sequence[str]],
+                        asked: Sequence[Collection[str]] | None = None) -> Sequence[object]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,13 +200,18 @@ def redact_turns(turns: Sequence[Turn], redactor: WordRedactor | None) -> tuple[
     """Redact every turn; returns the redacted turns and the number of redacted spans.
 
     Each speaker's turns are redacted as one stream: callers pause while reading a card, so the
-    second half of the number arrives in a later turn with no cue word of its own.
+    second half of the number arrives in a later turn with no cue word of its own.  A turn that
+    answers the other speaker's question for a name, a date of birth or an address ("And the
+    surname?" → "Hughes.") says so, because the answer itself often has no cue word.
     """
     types: dict[int, Sequence[str | None]] = {}
     if redactor is not None:
+        asked = [asked_for("".join(w.text for w in turns[i - 1].words))
+                 if i > 0 and turns[i - 1].speaker != t.speaker else frozenset() for i, t in enumerate(turns)]
         for speaker in {t.speaker for t in turns}:
             idx = [i for i, t in enumerate(turns) if t.speaker == speaker]
-            results = redactor.redact_segments([[w.text for w in turns[i].words] for i in idx])
+            results = redactor.redact_segments([[w.text for w in turns[i].words] for i in idx],
+                                               [asked[i] for i in idx])
             for i, r in zip(idx, results, strict=True):
                 types[i] = r.word_types  # type: ignore[attr-defined]
     out: list[TokenTurn] = []

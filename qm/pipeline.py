@@ -37,6 +37,7 @@ from qm.conversation import (
 )
 from qm.errors import AudioError
 from qm.metrics import compute_metrics, merge_intervals
+from qm.nlp.redaction import redaction_key
 from qm.sound import BRIDGE_S, sound_intervals
 from qm.types import AudioInfo, CallResult, Utterance, Word
 
@@ -172,7 +173,10 @@ class Pipeline:
                 layout = ChannelLayout(None, None)
         call_id = call_id or default_call_id(info)
         asr_name = self.asr_model_name()
-        cached = self.store.get_transcript(info.sha256, asr_name, layout.describe()) if save else None
+        # a transcript redacted by an older redactor (or for other types) is not reused: transcribed again,
+        # its stored tokens are replaced, so a redaction upgrade reaches recordings scored again
+        redaction = redaction_key(self.settings.redact_types)
+        cached = self.store.get_transcript(info.sha256, asr_name, layout.describe(), redaction) if save else None
         diar: dict[str, Any] | None = None
         if cached is not None:
             language, token_json, stored_sound = cached
@@ -205,7 +209,7 @@ class Pipeline:
                     transcript_tokens=[t.to_json() for t in turns], nlp_version=self._nlp_version,
                     sound=[[s, e] for s, e in sound], metadata=metadata,
                     redacted_audio_path=str(redacted_path) if redacted_path else None,
-                    started_at=started_at,
+                    started_at=started_at, redaction=redaction,
                 )
         return ScoredCall(result, layout.describe(), timings, cached is not None, redacted_path, diar, turns)
 

@@ -14,7 +14,8 @@ Speaker = Literal["agent", "customer", "unknown"]
 SentimentLabel = Literal["negative", "neutral", "positive"]
 QuestionType = Literal["open", "closed"] | None
 # the PII types qm redacts, each replaced by its tag ("[CARD]"); qm.nlp.redaction detects them
-PII_TYPES = ("CARD", "CVV", "EXPIRY", "ACCOUNT", "SORT_CODE", "NATIONAL_ID", "PHONE", "EMAIL", "NAME")
+PII_TYPES = ("CARD", "CVV", "EXPIRY", "ACCOUNT", "SORT_CODE", "NATIONAL_ID", "PHONE", "EMAIL", "NAME", "DOB",
+             "ADDRESS")
 
 SCHEMA_VERSION = "1"
 

@@ -150,3 +150,16 @@ def test_stored_turns_of_an_older_turn_builder_are_rebuilt_with_their_redactions
     assert rebuilt[-1].tokens[-1].redacted == "CARD"  # the tag stays one token, flagged
     assert regroup_turns(rebuilt) == rebuilt  # rebuilding rebuilt turns changes nothing
     assert regroup_turns([]) == []
+
+
+def test_a_turn_answering_a_name_question_is_redacted_as_a_name() -> None:
+    from qm.nlp.redaction import get_redactor
+
+    asked = build_turns(words("agent", 0.0, "Thanks. And can I take your surname, please?")
+                        + words("customer", 4.0, "Okafor."))
+    turns, n = redact_turns(asked, get_redactor())
+    assert [t.text.strip() for t in turns[1].tokens] == ["[NAME]."] and n == 1
+    # the same word after a question about something else is kept
+    other = build_turns(words("agent", 0.0, "And which branch was that?") + words("customer", 4.0, "Okafor."))
+    turns, n = redact_turns(other, get_redactor())
+    assert [t.text.strip() for t in turns[1].tokens] == ["Okafor."] and n == 0

@@ -412,3 +412,113 @@ def test_the_redacted_types_are_a_setting_and_an_unknown_type_is_refused(setting
     assert Settings().redact_types == PII_TYPES  # the default: every type
     with pytest.raises(ValidationError, match="POSTCODE"):
         Settings(redact_types="card,postcode")
+
+
+# -------------------------------------------------------------- names spaCy's small model misses
+@pytest.mark.parametrize("text, kept", [
+    ("It is Marcus Reed.", "It is [NAME]."),  # spaCy: ORG
+    ("July 9, 1975, the names Marcus Reed.", "[DOB], the names [NAME]."),  # Whisper's "name's"; spaCy: LOC
+    ("Good afternoon, Kingsmead Bank, Martin speaking. How can I help?",
+     "Good afternoon, Kingsmead Bank, [NAME] speaking. How can I help?"),
+    ("Morning, Zorvath Motors, Tamsin speaking.", "Morning, Zorvath Motors, [NAME] speaking."),
+    ("Hi, Quillon here.", "Hi, [NAME] here."),
+    ("Thanks for calling, this is Priya. How can I help?", "Thanks for calling, this is [NAME]. How can I help?"),
+    ("Okay, Emily. What treatment is he having?", "Okay, [NAME]. What treatment is he having?"),
+    ("Last name Delgado.", "Last name [NAME]."),
+])
+def test_names_the_entity_model_misses_are_redacted(redactor: Redactor, text: str, kept: str) -> None:
+    assert redactor.redact_text(text)[0] == kept
+
+
+@pytest.mark.parametrize("text", [
+    "Will you call me back in May?",
+    "I hope so, I really do.",
+    "We stayed at the Grace Hospital.",
+    "That's a horrible shock.",
+    "The engineer is booked for the twelfth of June.",
+])
+def test_words_that_are_also_given_names_stay(redactor: Redactor, text: str) -> None:
+    assert redactor.redact_text(text) == (text, 0)
+
+
+def test_a_reply_to_a_name_question_is_a_name(redactor: Redactor) -> None:
+    reply = [words("Hughes."), words("Greene, with an E on the end."), words("Tight across the toes, mostly."),
+             words("Twelfth of November, twenty twenty-three."), words("It's Okafor, O K A F O R.")]
+    asked = redactor.redact_segments(reply, [{"NAME"}] * 5)
+    assert [r.text for r in asked] == ["[NAME].", "[NAME], with an E on the end.", "Tight across the toes, mostly.",
+                                       "Twelfth of November, twenty twenty-three.", "It's [NAME]."]
+    # the same words with no question before them: an unknown surname alone is not recognisable
+    assert redactor.redact_segments(reply[:1], [()])[0].text == "Hughes."
+    with pytest.raises(ValueError, match="2 'asked' entries for 1 segments"):
+        redactor.redact_segments(reply[:1], [{"NAME"}, ()])
+
+
+@pytest.mark.parametrize("question, asked", [
+    ("Can I take your surname, please?", {"NAME"}),
+    ("Name and date of birth?", {"NAME", "DOB"}),
+    ("Sure, name and date on birth,", {"NAME", "DOB"}),  # as Whisper wrote it
+    ("And the first line of your address and the postcode?", {"ADDRESS"}),
+    ("Member number and zip code?", {"ADDRESS", "ACCOUNT"}),
+    ("And the answer to your security question, your mother's maiden name?", {"NAME"}),
+    ("What's the name of the hotel?", set()),
+    ("Is there anything else I can help with?", set()),
+])
+def test_which_pii_a_question_asks_for(question: str, asked: set[str]) -> None:
+    from qm.nlp.redaction import asked_for
+
+    assert asked_for(question) == asked
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("My date of birth is the third of March 1975.", "My date of birth is the [DOB]."),
+    ("I was born on 12/04/1980, so I'm forty-six.", "I was born on [DOB], so I'm forty-six."),
+    ("It's DL1 3HS.", "It's [ADDRESS]."),
+    ("The zip is nine seven two, oh nine.", "The zip is [ADDRESS]."),
+    ("I live at 14 Mill Lane, Ashford.", "I live at [ADDRESS], Ashford."),
+    ("It's Flat 2, 40 Marsh Lane.", "It's [ADDRESS]."),
+    ("Fourteen Mill Lane, and the postcode is D L one, three H S.", "[ADDRESS], and the postcode is [ADDRESS]."),
+    # a full date with a birth year needs no cue; a spelled postcode straight after a street line neither
+    ("Mine is the ninth of October, nineteen seventy five.", "Mine is the [DOB]."),
+    ("It's 12 Mill Lane, Leeds, L S eleven, five Q D.", "It's [ADDRESS], Leeds, [ADDRESS]."),
+])
+def test_dates_of_birth_and_addresses_are_redacted(redactor: Redactor, text: str, kept: str) -> None:
+    assert redactor.redact_text(text)[0] == kept
+
+
+@pytest.mark.parametrize("text", [
+    "The engineer will come on the third of March, between eight and twelve.",
+    "I've had the account since March 2015.",
+    "Take the M1 to junction 14 and follow the signs.",
+    "The parcel went to the depot on Station Road.",
+    "My birthday was lovely, thanks for asking.",
+])
+def test_dates_and_places_that_are_not_personal_stay(redactor: Redactor, text: str) -> None:
+    assert redactor.redact_text(text) == (text, 0)
+
+
+def test_replies_to_dob_address_and_account_questions(redactor: Redactor) -> None:
+    turns = [words("It's Harold Pike. Second of June, nineteen forty-one."), words("Nine, Mill Close."),
+             words("Nine seven two one four."), words("It's four zero one, seven seven three, two nine.")]
+    out = redactor.redact_segments(turns, [{"NAME", "DOB"}, {"ADDRESS"}, {"ADDRESS"}, {"ACCOUNT"}])
+    assert [r.text for r in out] == ["It's [NAME]. [DOB].", "[ADDRESS].", "[ADDRESS].", "It's [ACCOUNT]."]
+    # a date in a reply ends at its sentence: the next turn's house number is not part of it
+    assert out[1].word_types[0] == "ADDRESS"
+    # without the questions: the bare answers carry no cue
+    assert redactor.redact_words(turns[2]).text == "Nine seven two one four."
+    assert redactor.redact_words(turns[3]).text == "It's four zero one, seven seven three, two nine."
+
+
+def test_given_name_list_drops_everyday_words_and_a_missing_list_names_the_rebuild(monkeypatch, tmp_path) -> None:
+    from qm.nlp import redaction
+
+    names = redaction.given_names()
+    assert {"marcus", "emily", "priya", "siobhan", "oluwaseun"} <= names
+    assert not {"will", "hope", "grace", "may", "mark", "june"} & names
+    monkeypatch.setattr(redaction, "_GIVEN_NAMES", tmp_path / "given_names.txt")
+    redaction.given_names.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match=r"given_names\.txt.*scripts/make_given_names\.py"):
+            redaction.given_names()
+    finally:
+        monkeypatch.undo()
+        redaction.given_names.cache_clear()

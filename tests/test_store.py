@@ -125,3 +125,40 @@ def test_migrations_are_idempotent(db_url: str) -> None:
     Store(db_url)
     migrate(get_engine(db_url))  # second run is a no-op, not an error
     assert Store(db_url).count(Call) == 0
+
+
+def test_a_transcript_redacted_another_way_is_not_reused_and_is_replaced(db_url: str) -> None:
+    """A redactor upgrade must reach old recordings: their stored tokens (maybe holding a name the old
+    redactor missed) are not served from the cache, and the re-transcribed tokens replace them."""
+    store = Store(db_url)
+    key = ("a" * 64, "whisper-tiny.en", "agent=0,customer=1")
+    store.save(make_result(), layout=key[2], source_uri="/x.wav", nlp_version="n1", redaction="v1:CARD",
+               transcript_tokens=[{"speaker": "customer", "tokens": [[" It's", 0.0, 0.2, None],
+                                                                     [" Marcus", 0.2, 0.5, None]]}])
+    assert store.get_transcript(*key, redaction="v1:CARD") is not None
+    assert store.get_transcript(*key, redaction="v2:CARD,NAME") is None
+    assert store.get_transcript(*key) is not None  # no key asked for: any stored transcript (qm rescore)
+    store.save(make_result(), layout=key[2], source_uri="/x.wav", nlp_version="n1", redaction="v2:CARD,NAME",
+               transcript_tokens=[{"speaker": "customer", "tokens": [[" It's", 0.0, 0.2, None],
+                                                                     [" [NAME]", 0.2, 0.5, "NAME"]]}])
+    assert store.count(Transcript) == 1
+    _, tokens, _ = store.get_transcript(*key, redaction="v2:CARD,NAME")
+    assert "Marcus" not in str(tokens)
+    # a re-score from the stored tokens (no redaction given) keeps the key they were stored with
+    save(store, make_result())
+    assert store.get_transcript(*key, redaction="v2:CARD,NAME") is not None
+
+
+def test_the_migrated_schema_has_every_column_the_models_use(db_url: str) -> None:
+    """A model column without a migration (like transcripts.redaction before 0004) fails here, not in production."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from qm.store.db import get_engine
+    from qm.store.models import Base
+
+    Store(db_url)
+    with get_engine(db_url).connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    missing = [d for d in diff if d[0] in ("add_column", "add_table")]
+    assert missing == []

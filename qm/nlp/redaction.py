@@ -25,12 +25,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qm.nlp.spoken_numbers import Run, Token, number_groups, number_runs, surface_words, tokenise
+from qm.nlp.spoken_numbers import UNITS, Run, Token, number_groups, number_runs, surface_words, tokenise
 from qm.spacy_pipelines import entities
 from qm.types import PII_TYPES
 
@@ -38,6 +39,16 @@ if TYPE_CHECKING:
     import spacy
 
 log = logging.getLogger(__name__)
+
+
+# Bump when detection changes: a stored transcript records the version it was redacted with, and a
+# recording scored again after an upgrade is transcribed and redacted again (raw words are never kept).
+REDACTION_VERSION = "2"  # 2: dates of birth, addresses, given names, answers to the other speaker's questions
+
+
+def redaction_key(types: Collection[str]) -> str:
+    """What a transcript's redaction was made with: the detector version and the redacted types."""
+    return f"v{REDACTION_VERSION}:" + ",".join(t for t in PII_TYPES if t in set(types))
 
 
 @dataclass(frozen=True)
@@ -88,7 +99,10 @@ _CUES: dict[str, tuple[str, ...]] = {
                "end date", "valid from",
                # tiny.en mishearings of "expiry"/"expiration" seen in bench/redaction_whisper_e2e.py
                "primary date", "exploration", "expiry date"),
-    "ACCOUNT": ("account", "accounts", "acct", "account's", "count number", "a count"),
+    "ACCOUNT": ("account", "accounts", "acct", "account's", "count number", "a count",
+                # numbers that identify a customer's policy or membership as an account number does
+                "policy number", "policy", "policy's", "member number", "membership number", "member id",
+                "member i d", "customer number", "plan number", "contract number"),
     # "sword code", "short code", "a count", "free digits": tiny.en mishearings of the cue words
     "SORT_CODE": ("sort code", "sortcode", "sort", "sword code", "short code"),
     "SSN": ("social security", "ssn", "social"),
@@ -125,6 +139,37 @@ _MONTHS = {
     "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9, "sept": 9, "sep": 9,
     "october": 10, "oct": 10, "november": 11, "nov": 11, "december": 12, "dec": 12,
 }
+
+
+# ---------------------------------------------------------------- dates of birth and addresses
+_DOB_CUES = (("date", "of", "birth"), ("date", "a", "birth"), ("date", "on", "birth"), ("birth", "date"),
+             ("birthdate",), ("birthday",), ("birthday's",),
+             ("born", "on"), ("born", "in"), ("born",), ("dob",), ("d", "o", "b"), ("d.o.b",))
+_DOB_WINDOW = 10  # words between the cue (or the start of a reply) and the date
+_ORDINAL_DIGITS = re.compile(r"^\d{1,2}(st|nd|rd|th)$")
+_NUMERIC_DATE = re.compile(r"^\d{1,2}[/.\-]\d{1,2}[/.\-](\d{2}|\d{4})$")
+_ORDINAL_WORDS = frozenset("""
+first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth
+fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth
+""".split())
+_NUMBER_WORDS = frozenset("""
+zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
+seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand
+""".split())
+_ADDRESS_CUES = (("postcode",), ("postcode's",), ("post", "code"), ("post", "code's"), ("postal", "code"), ("zip",),
+                 ("zipcode",), ("address",),
+                 ("first", "line"), ("live", "at"), ("living", "at"), ("lives", "at"), ("moved", "to"),
+                 ("house", "number"))
+_ADDRESS_WINDOW = 12
+_STREET_WORDS = frozenset("""
+street st road rd lane ln avenue ave drive dr close court ct way crescent terrace place gardens grove
+boulevard blvd square row mews parade walk rise view hill park circle cir parkway pkwy highway hwy
+""".split())
+_UNIT_WORDS_ADDR = frozenset({"flat", "apartment", "apt", "unit", "suite"})
+# UK postcodes as Whisper writes them: "DL1 3HS", "DL-1, 3HS.", "SW1A", "M1"; US ZIP: five digits
+_OUTWARD = re.compile(r"^[A-Z]{1,2}-?[0-9][A-Z0-9]?$")
+_INWARD = re.compile(r"^[0-9][A-Z]{2}$")
+_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,11 +239,13 @@ number code phone email address name surname security expiry date sort street ro
 welcome brilliant perfect lovely cool awesome absolutely definitely certainly exactly indeed gonna
 mr mrs ms miss mister missus dr mx doctor prof professor email email's e-mail mail
 wanna gotta kind sort going trying looking wondering ringing checking still afraid not never ever
+aye nah hiya righto
 """.split())
 _NAME_CUES: list[tuple[tuple[str, ...], bool]] = [  # (phrase, lower-case name allowed)
     (("my", "name", "is"), True), (("my", "name's"), True), (("name", "is"), True), (("name's",), True),
     (("first", "name", "is"), True), (("last", "name", "is"), True), (("surname", "is"), True),
-    (("full", "name", "is"), True), (("call", "me"), False), (("i'm",), False), (("i", "am"), False),
+    (("full", "name", "is"), True), (("last", "name"), False), (("first", "name"), False), (("surname",), False),
+    (("family", "name"), False), (("call", "me"), False), (("i'm",), False), (("i", "am"), False),
     (("this", "is"), False), (("it's",), False), (("speaking", "to"), False), (("speaking", "with"), False),
     (("talking", "to"), False), (("talk", "to"), False), (("spoke", "to"), False), (("spoke", "with"), False),
     (("ask", "for"), False), (("called",), False), (("named",), False), (("hi",), False), (("hello",), False),
@@ -216,6 +263,33 @@ _SPELL_CUES = frozenset({"spelled", "spelt", "spell", "spelling"})
 _NAME_WORD = re.compile(r"^[^\W\d_][\w'’\-]*$")
 _CONTRACTION = re.compile(r"['’](ve|ll|re|d|m|t)$|n['’]t$")
 _SENTENCE_END = re.compile(r"[.!?…]$")
+_GIVEN_NAMES = Path(__file__).with_name("data") / "given_names.txt"
+# words after a given name that make it a business or a place, not a surname ("Grace Hospital")
+_NOT_SURNAME = frozenset("""
+hotel hotels hospital clinic pharmacy surgery school college university insurance energy water gas electric
+electricity motors motor airlines airways air rail trains travel holidays homes furniture telecom mobile
+broadband cable fibre fiber health medical dental care council centre center group ltd limited inc plc
+associates solicitors estates gym gyms fitness garage parcels couriers logistics foods kitchens bakery cafe
+restaurant pizza studio studios salon vets veterinary tv house court close drive way place park square gardens
+terrace crescent grove station airport county city town village university's
+""".split())
+# the other speaker asked for a person's name, so the capitalised words that open the reply are one
+_NAME_PROMPT = re.compile(
+    r"\b(your|the|his|her|their|a) (full |first |last |family |middle |maiden |sur)?name\b(?! of the (hotel|company|"
+    r"shop|store|street|road|product|plan|file|app|pharmacy|practice|drug|medication))|\bsurname\b|"
+    r"\bwho (am i|i'm|are we) (speaking|talking) (to|with)\b|\bwho'?s (calling|speaking)\b|\bmaiden name\b|"
+    r"\b(spell|spelling) (that|it|your|the)\b|\bwhat'?s your name\b|\bname,? please\b|\band you are\?|"
+    r"^\W*(and |ok(ay)?,? |right,? |thanks?,? )?(full )?names?\b(?! of)|\bname and (address|postcode|date)",
+    re.IGNORECASE)
+_DOB_PROMPT = re.compile(
+    r"\b(date (of|a|on) birth|birth ?date|d\.? ?o\.? ?b\b|when were you born|day of birth)", re.IGNORECASE)
+_ADDRESS_PROMPT = re.compile(
+    r"\b(post ?code|postal code|zip( code)?|(your|the|home|billing|delivery|current|new|full|registered) address|"
+    r"first line|house number|door number|where do you live)\b", re.IGNORECASE)
+_ACCOUNT_PROMPT = re.compile(
+    r"\b(account|policy|member(ship)?|customer|plan|contract|loan|mortgage|agreement) (number|no|id|i d)\b",
+    re.IGNORECASE)
+_PROMPT_REPLY_WORDS = 8
 
 # ---------------------------------------------------------------- e-mail
 _EMAIL = re.compile(r"^[\w.+\-]+@[\w\-]+(\.[\w\-]+)+$")
@@ -266,8 +340,10 @@ class Redactor:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ public API
-    def redact_words(self, words: Sequence[str]) -> WordRedaction:
-        return self.redact_batch([words])[0]
+    def redact_words(self, words: Sequence[str], asked: Collection[str] = ()) -> WordRedaction:
+        """``asked``: what the other speaker has just asked for ("NAME", "DOB", "ADDRESS"; see ``asked_for``),
+        so the opening words of this reply are read as that ("Hughes.", "Third of March, seventy-five.")."""
+        return self._redact([words], [{t: [(0, len(words))] for t in asked}])[0]
 
     def redact_text(self, text: str) -> tuple[str, int]:
         if not isinstance(text, str):
@@ -277,31 +353,28 @@ class Redactor:
 
     def redact_batch(self, batch: Sequence[Sequence[str]]) -> list[WordRedaction]:
         """``redact_words`` on many word lists; spaCy runs batched (~3x faster than one by one)."""
-        checked = [_check_words(words) for words in batch]
-        surfaces = [surface_words(words) for words in checked]
-        tokens = [tokenise(surf) for surf, _ in surfaces]
-        labels = [self._detect_non_names(t) for t in tokens]
-        if "NAME" in self.config.types:
-            ner = self._spacy_names(tokens)
-            for t, lab, spans in zip(tokens, labels, ner, strict=True):
-                _apply_names(t, lab, _pattern_names(t) + spans)
-        out = []
-        for words, (_, owner), lab in zip(checked, surfaces, labels, strict=True):
-            types = [x if x in self.config.types else None for x in (lab.types[o] for o in owner)]
-            text, count = _render(words, types)
-            out.append(WordRedaction(text, types, count))
-        return out
+        return self._redact(batch, [{} for _ in batch])
 
-    def redact_segments(self, segments: Sequence[Sequence[str]]) -> list[WordRedaction]:
+    def redact_segments(self, segments: Sequence[Sequence[str]],
+                        asked: Sequence[Collection[str]] | None = None) -> list[WordRedaction]:
         """Redact consecutive word lists of ONE speaker as a single stream; one result per segment.
 
         Turns end at pauses, and callers pause while reading a card ("4111 1111 ... 1111 1111").
         Redacted one turn at a time, the second half has no cue and too few digits to be caught;
         as one stream it is the same digit run as the first half.  Use this with all of a
-        speaker's turns in a call (their words only, in time order).
+        speaker's turns in a call (their words only, in time order).  ``asked[k]`` is what the other
+        speaker asked for just before segment ``k`` (``asked_for``: "And the surname?" → "Hughes.").
         """
         checked = [_check_words(seg) for seg in segments]
-        whole = self.redact_words([w for seg in checked for w in seg])
+        if asked is not None and len(asked) != len(checked):
+            raise ValueError(f"redact_segments: {len(asked)} 'asked' entries for {len(checked)} segments")
+        spans: dict[str, list[tuple[int, int]]] = {}
+        pos = 0
+        for k, seg in enumerate(checked):
+            for typ in (asked[k] if asked is not None and seg else ()):
+                spans.setdefault(typ, []).append((pos, pos + len(seg)))
+            pos += len(seg)
+        whole = self._redact([[w for seg in checked for w in seg]], [spans])[0]
         out, pos = [], 0
         for seg in checked:
             types = whole.word_types[pos : pos + len(seg)]
@@ -310,12 +383,37 @@ class Redactor:
             out.append(WordRedaction(text, types, count))
         return out
 
+    def _redact(self, batch: Sequence[Sequence[str]],
+                asked: Sequence[dict[str, list[tuple[int, int]]]]) -> list[WordRedaction]:
+        """``asked[k]``: PII type -> word ranges [start, stop) of item ``k`` that reply to a question for it."""
+        checked = [_check_words(words) for words in batch]
+        surfaces = [surface_words(words) for words in checked]
+        tokens = [tokenise(surf) for surf, _ in surfaces]
+        replies = [{typ: sorted({(owner[a], owner[b - 1] + 1) for a, b in ranges if a < b <= len(owner)})
+                    for typ, ranges in q.items()} for q, (_, owner) in zip(asked, surfaces, strict=True)]
+        labels = [self._detect_non_names(t, r) for t, r in zip(tokens, replies, strict=True)]
+        if "NAME" in self.config.types:
+            ner = self._spacy_names(tokens)
+            for t, lab, spans, r in zip(tokens, labels, ner, replies, strict=True):
+                _apply_names(t, lab, _pattern_names(t) + spans + _listed_names(t, r.get("NAME", [])))
+        out = []
+        for words, (_, owner), lab in zip(checked, surfaces, labels, strict=True):
+            types = [x if x in self.config.types else None for x in (lab.types[o] for o in owner)]
+            text, count = _render(words, types)
+            out.append(WordRedaction(text, types, count))
+        return out
+
     # ------------------------------------------------------------ detection
     @staticmethod
-    def _detect_non_names(tokens: list[Token]) -> _Labels:
+    def _detect_non_names(tokens: list[Token], asked: dict[str, list[tuple[int, int]]] | None = None) -> _Labels:
         labels = _Labels(len(tokens))
         cues = _find_cues(tokens)
+        asked = asked or {}
+        # a number read in reply to "And the policy number?" is typed as if the cue had been said
+        cues += [_Cue(a - 1, a - 1, "ACCOUNT") for a, _ in asked.get("ACCOUNT", [])]
         _detect_emails(tokens, labels)
+        _detect_dob(tokens, labels, asked.get("DOB", []))
+        _detect_address(tokens, labels, asked.get("ADDRESS", []))
         _detect_ni_letters(tokens, labels, cues)
         _detect_month_expiry(tokens, labels, cues)
         runs = number_runs(tokens, number_groups(tokens))
@@ -372,15 +470,89 @@ def _name_candidate(t: Token) -> bool:
             and t.low not in _NAME_STOP and not _CONTRACTION.search(t.low))
 
 
+def asked_for(text: str) -> frozenset[str]:
+    """Which PII an utterance asks the other speaker for: NAME ("Can I take your surname?"), DOB
+    ("And your date of birth?"), ADDRESS ("What's the postcode?"), ACCOUNT ("And the policy number?").
+
+    The reply often carries no cue of its own ("Hughes." / "Third of March, seventy-five."), so the
+    caller passes this on to ``redact_segments``."""
+    return frozenset(typ for typ, rx in (("NAME", _NAME_PROMPT), ("DOB", _DOB_PROMPT), ("ADDRESS", _ADDRESS_PROMPT),
+                                         ("ACCOUNT", _ACCOUNT_PROMPT)) if rx.search(text))
+
+
+@lru_cache(maxsize=1)
+def given_names() -> frozenset[str]:
+    """The given-name list (lower case); built by scripts/make_given_names.py, see its docstring."""
+    try:
+        text = _GIVEN_NAMES.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuntimeError(f"{_GIVEN_NAMES}: cannot read the given-name list the redactor needs ({exc}); "
+                           "rebuild it with: .venv/bin/python scripts/make_given_names.py") from exc
+    return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
+
+
+def _listed_names(tokens: list[Token], replies: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Names spaCy's small model misses: known given names (and the surname after one), the agent's
+    own name in "Bank, Martin speaking", and the opening words of a reply to "And your surname?".
+
+    spaCy labels "It is Marcus Reed." an organisation and "the names Marcus Reed" a place, and it
+    never sees the question a bare "Hughes." answers.  Only capitalised words count (Whisper writes
+    names capitalised), and never the redactor's stop words.  A given name that is also a place
+    ("Florence", "Chelsea") is redacted too: spaCy's place labels on transcripts are no better than
+    its person labels, and a redacted town costs less than a leaked name.
+    """
+    known = given_names()
+    spans: list[tuple[int, int]] = []
+    n = len(tokens)
+    for i, t in enumerate(tokens):
+        if not _name_candidate(t) or len(t.core) < 2:
+            continue
+        if t.low in known:
+            end = i
+            while (end + 1 < n and end - i < 2 and not t.raw.endswith((",", ".", "?", "!", ";", ":"))
+                   and not tokens[end].raw.endswith((",", ".", "?", "!", ";", ":"))
+                   and _name_candidate(tokens[end + 1]) and tokens[end + 1].low not in _NOT_SURNAME):
+                end += 1
+            spans.append((i, end))
+        # "Kingsmead Bank, Martin speaking" / "Chris here." / "Hi, Jo Bloggs speaking"
+        after = i + 1 if i + 1 < n and tokens[i + 1].low in ("speaking", "here") else None
+        if after is None and i + 2 < n and tokens[i + 2].low == "speaking" and _name_candidate(tokens[i + 1]):
+            after = i + 2
+        if after is not None and (i == 0 or tokens[i - 1].raw.endswith((",", ".", "?", "!", ":"))) \
+                and (tokens[after].low == "speaking" or after + 1 >= n
+                     or tokens[after].raw.endswith((",", ".", "!", "?"))):
+            spans.append((i, after - 1))
+    for start, stop in replies:
+        letters = [j for j in range(start, min(start + _PROMPT_REPLY_WORDS + 6, stop))
+                   if len(tokens[j].core) == 1 and tokens[j].core.isupper() and tokens[j].core != "I"]
+        if len(letters) >= 3:  # the name spelled out: "[NAME], H O L T."
+            spans += [(j, j) for j in letters]
+        for j in range(start, min(start + _PROMPT_REPLY_WORDS, stop)):
+            t = tokens[j]
+            if (not _name_candidate(t) or len(t.core) < 2 or _number_word(t.low, ordinals=True)
+                    or t.low.endswith(("'s", "’s"))):
+                continue
+            # Whisper capitalises every sentence start, so an opening word counts only when it stands
+            # alone ("Hughes.", "Greene, with an E") or before another capitalised word ("Marcus Bell")
+            opens = j == start or _SENTENCE_END.search(tokens[j - 1].raw) is not None
+            alone = t.raw.endswith((",", ".", "?", "!", ";", ":")) or j + 1 >= stop
+            if opens and not alone and not _name_candidate(tokens[j + 1]):
+                continue
+            spans.append((j, j))
+    return spans
+
+
 def _apply_names(tokens: list[Token], labels: _Labels, found: list[tuple[int, int]]) -> None:
     names: set[str] = set()
     for s, e in found:
         for i in range(s, e + 1):
             t = tokens[i]
-            if labels.types[i] is None and _NAME_WORD.match(t.core) and t.low not in _NAME_STOP \
-                    and not _CONTRACTION.search(t.low):
+            letter = len(t.core) == 1 and t.core.isupper() and t.core != "I"  # spelled out: "O K A F O R"
+            if labels.types[i] is None and (letter or (_NAME_WORD.match(t.core) and t.low not in _NAME_STOP
+                                                       and not _CONTRACTION.search(t.low))):
                 labels.types[i] = "NAME"
-                names.add(t.core)
+                if not letter:
+                    names.add(t.core)
     if names:  # the same name said again elsewhere in the word list
         for i, t in enumerate(tokens):
             if labels.types[i] is None and t.core in names:
@@ -610,6 +782,193 @@ def _detect_month_expiry(tokens: list[Token], labels: _Labels, cues: list[_Cue])
         digits = "".join(g.digits for g in year)
         if len(digits) in (2, 4):
             labels.claim(t.index, year[-1].end, "EXPIRY")
+
+
+def _phrase_ends(lows: list[str], phrases: Sequence[tuple[str, ...]]) -> list[int]:
+    """Index of the last word of every occurrence of one of ``phrases`` (longest first wins)."""
+    ends = []
+    for i in range(len(lows)):
+        for ph in phrases:
+            if tuple(lows[i : i + len(ph)]) == ph:
+                ends.append(i + len(ph) - 1)
+                break
+    return ends
+
+
+def _date_kind(t: Token) -> str | None:
+    """What a word can be inside a spoken or written date: month, day, year, date, num, conn or None."""
+    core, low = t.core, t.low
+    if low in _MONTHS and core[:1].isupper():
+        return "month"
+    if _NUMERIC_DATE.match(core):
+        return "date"
+    if core.isdigit() and core.isascii():
+        v = int(core)
+        if len(core) == 4 and 1900 <= v <= 2030:
+            return "year"
+        return "day" if len(core) <= 2 else None
+    if _ORDINAL_DIGITS.match(low):
+        return "day"
+    parts = low.split("-")
+    if parts[-1] in _ORDINAL_WORDS and all(p in _NUMBER_WORDS for p in parts[:-1]):
+        return "day"
+    if (all(p in _NUMBER_WORDS for p in parts) and low != "oh") or (low == "oh" and t.index > 0):
+        return "num"
+    if low in ("of", "the", "and"):
+        return "conn"
+    return None
+
+
+def _full_birth_date(tokens: list[Token], kinds: list[str | None], month: int) -> bool:
+    """A day within two words of the month (either side) and a birth year right after it."""
+    near = range(max(month - 3, 0), min(month + 3, len(tokens)))
+    if not any(kinds[j] == "day" or (kinds[j] == "num" and j < month) for j in near if j != month):
+        return False
+    after = [t.core for t in tokens[month + 1 : month + 5]]
+    for j, core in enumerate(after):
+        if core.isdigit() and len(core) == 4:
+            return 1900 <= int(core) <= 2010
+        if tokens[month + 1 + j].low == "nineteen" or (tokens[month + 1 + j].low == "two" and j + 1 < len(after)
+                                                       and tokens[month + 2 + j].low == "thousand"):
+            return True
+    return False
+
+
+def _detect_dob(tokens: list[Token], labels: _Labels, replies: list[tuple[int, int]]) -> None:
+    """A date after a date-of-birth cue or in the reply to "And your date of birth?" is DOB, and so is
+    any full date (day, month and a year from 1900 to 2010: "Mine's the ninth of October, 1975").
+
+    Only there: "the engineer comes on the third of March" is not personal data.  The date ends at the
+    first word that cannot be part of one, and is left alone when digits follow it (a "2019" could be
+    one group of a card number read straight after, which the card rules must see whole).
+    """
+    n = len(tokens)
+    kinds = [_date_kind(t) for t in tokens]
+    windows = [(e + 1, min(e + 1 + _DOB_WINDOW, n)) for e in _phrase_ends([t.low for t in tokens], _DOB_CUES)]
+    windows += [(a, min(a + 2 * _DOB_WINDOW, b)) for a, b in replies]
+    windows += [(next((j for j in range(max(i - 3, 0), i) if kinds[j] in ("day", "num")), i), i + 1)
+                for i, k in enumerate(kinds) if k == "month" and _full_birth_date(tokens, kinds, i)]
+    for start, stop in windows:
+        first = start
+        while first < stop:  # the first stretch in the window that reads as a date ("14 Mill Lane, and the 5th…")
+            if kinds[first] in (None, "conn", "year"):
+                first += 1
+                continue
+            end, j = first, first + 1
+            while j < n and kinds[j] is not None and _SENTENCE_END.search(tokens[j - 1].raw) is None:
+                if kinds[j] == "conn":
+                    if j + 1 < n and kinds[j + 1] not in (None, "conn"):
+                        j += 1
+                        continue
+                    break
+                end = j
+                j += 1
+            # a month, a written date or a year makes it a date; "Five five zero one." is the card's last four
+            if {"month", "date", "year"} & set(kinds[first : end + 1]) and not (
+                    end + 1 < n and tokens[end + 1].core.isdigit()):
+                labels.claim(first, end, "DOB")
+            first = end + 1
+
+
+def _letterish(t: Token) -> bool:
+    raw = t.core.replace("-", "")
+    return bool(raw) and raw.isascii() and raw.isalnum() and raw.upper() == raw and any(c.isalpha() for c in raw) \
+        and (len(raw) == 1 or any(c.isdigit() for c in raw) or bool(_INWARD.match(raw)))
+
+
+def _number_word(low: str, ordinals: bool = False) -> bool:
+    """"fourteen", "twenty-two" (and with ``ordinals`` "twelfth", "twenty-first")."""
+    words = _NUMBER_WORDS | _ORDINAL_WORDS if ordinals else _NUMBER_WORDS
+    return all(p in words for p in low.split("-"))
+
+
+def _single_digit(t: Token) -> bool:
+    return (len(t.core) == 1 and t.core.isdigit()) or (t.low in UNITS and t.low != "o")
+
+
+def _digitish(t: Token) -> bool:
+    return (t.core.isdigit() and len(t.core) <= 2) or _number_word(t.low)
+
+
+def _detect_address(tokens: list[Token], labels: _Labels, replies: list[tuple[int, int]]) -> None:
+    """Postcodes, ZIP codes and street addresses ("14 Mill Lane", "Fourteen Mill Lane, D L one, three H S").
+
+    A written UK postcode is unmistakable anywhere; a house number followed by capitalised words and a
+    street word ("Lane", "Avenue") is an address line anywhere; letters and digits spelled out, and a
+    five-digit ZIP, only after an address cue or in the reply to "And the postcode?".
+    """
+    n = len(tokens)
+    lines: list[int] = []  # ends of street lines: a spelled postcode often follows ("…Lane, Leeds, L S eleven…")
+    for i, t in enumerate(tokens):
+        core = t.core
+        if core.upper() == core and (_POSTCODE.match(core.replace(" ", ""))):
+            labels.claim(i, i, "ADDRESS")
+        elif i + 1 < n and core.upper() == core and _OUTWARD.match(core) and _INWARD.match(tokens[i + 1].core):
+            labels.claim(i, i + 1, "ADDRESS")
+        # "14 Mill Lane", "two eighteen Linden Avenue", "Flat 2, 40 Marsh Lane"
+        if t.low in _STREET_WORDS and core[:1].isupper():
+            j = i - 1
+            while j >= 0 and i - j <= 3 and _NAME_WORD.match(tokens[j].core) and tokens[j].core[:1].isupper() \
+                    and not _number_word(tokens[j].low):
+                j -= 1
+            if j == i - 1:
+                continue
+            k = j
+            while k >= 0 and j - k < 4 and (tokens[k].core.isdigit() or re.match(r"^\d{1,4}[a-z]$", tokens[k].low)
+                                            or _number_word(tokens[k].low)
+                                            or (tokens[k].low == "and" and k < j)):
+                k -= 1
+            if k == j:
+                continue
+            first = k + 1 if k < 0 or tokens[k].low not in _UNIT_WORDS_ADDR else k
+            labels.claim(first, i, "ADDRESS")
+            lines.append(i)
+    cue_ends = _phrase_ends([t.low for t in tokens], _ADDRESS_CUES)
+    zip_cue = {e + 1 for e in _phrase_ends([t.low for t in tokens], (("zip",), ("zipcode",)))}
+    windows = [(e + 1, min(e + 1 + _ADDRESS_WINDOW, n), e + 1 in zip_cue) for e in cue_ends]
+    windows += [(a, min(a + _ADDRESS_WINDOW, b), True) for a, b in replies]
+    windows += [(max(e - _ADDRESS_WINDOW // 2, 0), e, False) for e in cue_ends]  # "…, that's the postcode"
+    windows += [(e + 1, min(e + 1 + _ADDRESS_WINDOW // 2, n), False) for e in lines]
+    runs = number_runs(tokens, number_groups(tokens))
+    for start, stop, zip_ok in windows:
+        window = range(start, stop)
+        # letters and digits spelled out: "D L one, three H S", "S W one A, two A A"
+        j = window.start
+        while j < window.stop:
+            if not (_letterish(tokens[j]) or _digitish(tokens[j])):
+                j += 1
+                continue
+            k = j
+            while k + 1 < n and (_letterish(tokens[k + 1]) or _digitish(tokens[k + 1])) \
+                    and _SENTENCE_END.search(tokens[k].raw) is None \
+                    and not (tokens[k + 1].core == "I" and k + 2 < n and tokens[k + 2].core.islower()):  # "…N, I think"
+                k += 1
+            span = tokens[j : k + 1]
+            letters = sum(sum(c.isalpha() for c in x.core) for x in span if _letterish(x))
+            digits = sum(1 for x in span if _digitish(x)) + sum(sum(c.isdigit() for c in x.core)
+                                                                for x in span if _letterish(x))
+            if letters >= 2 and digits >= 1 and 3 <= letters + digits <= 8:
+                labels.claim(j, k, "ADDRESS")
+            j = k + 1
+        # a ZIP read digit by digit ("Nine seven two one four."), whatever the number grouper joined it to
+        j = next((i for i in window if _single_digit(tokens[i])), None)
+        if zip_ok and j is not None:
+            k = j
+            while k + 1 < stop and _single_digit(tokens[k + 1]) and _SENTENCE_END.search(tokens[k].raw) is None:
+                k += 1
+            if k - j + 1 in (5, 9):
+                labels.claim(j, k, "ADDRESS")
+        for run in runs if zip_ok else ():
+            groups = [g for g in run.groups if start <= g.start < stop]
+            if not groups:
+                continue
+            digits, end = "", groups[0].start
+            for g in groups:  # within one sentence: a run can join the end of one turn to the next one's start
+                digits, end = digits + g.digits, g.end
+                if _SENTENCE_END.search(tokens[g.end].raw):
+                    break
+            if len(digits) in (5, 9):
+                labels.claim(groups[0].start, end, "ADDRESS")
 
 
 def _detect_ni_letters(tokens: list[Token], labels: _Labels, cues: list[_Cue]) -> None:

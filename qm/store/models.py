@@ -81,6 +81,8 @@ class Transcript(Base):
     tokens: Mapped[list] = mapped_column(JSON)
     # [[start, end], ...] sustained non-speech sound (qm.sound); NULL for transcripts stored before 0003
     sound: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    # qm.nlp.redaction.redaction_key of the redaction the tokens carry; NULL for transcripts stored before 0004
+    redaction: Mapped[str | None] = mapped_column(String(160), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -35,8 +35,13 @@ class Store:
         self.engine: Engine = get_engine(url)
 
     # -- transcripts -----------------------------------------------------------------------------
-    def get_transcript(self, sha256: str, asr_model: str, layout: str) -> tuple[str, list, list | None] | None:
-        """(language, tokens, sound) of a cached transcript; sound is None if stored before it was kept."""
+    def get_transcript(self, sha256: str, asr_model: str, layout: str,
+                       redaction: str | None = None) -> tuple[str, list, list | None] | None:
+        """(language, tokens, sound) of a cached transcript; sound is None if stored before it was kept.
+
+        With ``redaction``, a transcript redacted another way (an older redactor, other types) is not
+        returned: the caller transcribes again and ``save`` replaces its tokens.
+        """
         with session_scope(self.engine) as s:
             row = s.scalars(
                 select(Transcript).where(
@@ -44,7 +49,9 @@ class Store:
                     Transcript.channel_layout == layout,
                 )
             ).first()
-            return (row.language, row.tokens, row.sound) if row else None
+            if row is None or (redaction is not None and row.redaction != redaction):
+                return None
+            return row.language, row.tokens, row.sound
 
     def find_transcript_for_call(self, call_id: str) -> tuple[Call, Transcript] | None:
         with session_scope(self.engine) as s:
@@ -72,12 +79,16 @@ class Store:
         redacted_audio_path: str | None = None,
         metadata: dict[str, Any] | None = None,
         started_at: datetime | None = None,
+        redaction: str | None = None,
     ) -> None:
-        """Store one scored call; re-storing the same call, audio and rubric version updates in place."""
+        """Store one scored call; re-storing the same call, audio and rubric version updates in place.
+
+        ``redaction``: the key of the redaction ``transcript_tokens`` carry (left as stored when None).
+        """
         for attempt in range(2):
             try:
                 self._save_once(result, layout, source_uri, transcript_tokens, nlp_version, sound,
-                                redacted_audio_path, metadata or {}, started_at)
+                                redacted_audio_path, metadata or {}, started_at, redaction)
                 return
             except IntegrityError:
                 if attempt:  # a concurrent writer inserted the same keys; the second try updates
@@ -85,7 +96,7 @@ class Store:
 
     def _save_once(self, result: CallResult, layout: str, source_uri: str, tokens: list, nlp_version: str,
                    sound: list | None, redacted_audio_path: str | None, metadata: dict[str, Any],
-                   started_at: datetime | None) -> None:
+                   started_at: datetime | None, redaction: str | None) -> None:
         doc = result.to_contract()
         with session_scope(self.engine) as s:
             if result.agent_id and s.get(Agent, result.agent_id) is None:
@@ -120,12 +131,14 @@ class Store:
             if tr is None:
                 s.add(Transcript(audio_sha256=result.audio.sha256, asr_model=result.asr_model,
                                  channel_layout=layout, language=result.language, tokens=tokens,
-                                 sound=sound))
+                                 sound=sound, redaction=redaction))
             else:
                 tr.tokens = tokens
                 tr.language = result.language
                 if sound is not None:
                     tr.sound = sound
+                if redaction is not None:
+                    tr.redaction = redaction
 
             s.execute(delete(UtteranceRow).where(UtteranceRow.call_id == result.call_id))
             for u in result.utterances:
