@@ -116,7 +116,7 @@ def main() -> None:
         from qm.config import Settings
         from qm.store.repository import Store
 
-        store = Store(Settings().resolved_database_url())
+        store = Store(Settings().resolved_database_url)
         scored = stored_leaks = 0
         for path in paths:
             doc = store.get_result(load_script(path).call_id)

@@ -224,6 +224,14 @@ def test_conditional_response_flagged_by_a_failed_criterion_does_not_count(rubri
     res = {c.id: c for c in r.score(call(rows)).criteria}
     assert res["conduct"].passed is True and res["empathy"].passed is True and res["empathy"].evidence == [1]
     assert "not counting responses flagged by conduct" in r.kinds[0].summary()  # `qm rubric show` says so
+    # a flagged remark long after the trigger could not have answered it: the detail does not name it
+    rows = [("customer", 0, 3, "My bag never arrived and I'm furious.", lab("negative", -0.8)),
+            ("agent", 3.5, 6, "I'm so sorry, that's a horrible start to a trip.", lab(empathy=True)),
+            ("customer", 6.5, 8, "Thanks.", lab()),
+            ("agent", 100, 103, "You're not the only person who lost a bag.", lab(empathy=True))]
+    res = {c.id: c for c in r.score(call(rows)).criteria}
+    assert res["conduct"].passed is False and res["empathy"].passed is True
+    assert "flagged by" not in res["empathy"].detail, res["empathy"].detail
 
 
 def test_conditional_not_applicable(rubric_file: Any) -> None:
@@ -837,3 +845,42 @@ def test_default_rubric_explicit_upset_cues(said: str, upset: bool) -> None:
     ]
     empathy = {c.id: c for c in r.score(call(rows, duration=12.0)).criteria}["empathy"]
     assert empathy.passed is (False if upset else None), empathy.detail
+
+
+def test_clauses_of_a_run_on_utterance_are_judged_when_asked(rubric_file: Any) -> None:
+    """Whisper runs sentences together; the next step is one clause of a long utterance, and one vector
+    for the whole run-on dilutes it. ``clauses: true`` judges the clauses too, and says which one matched."""
+    spec = """\
+        - id: next_step
+          kind: custom_behaviour
+          window: {last_utterances: 3}
+          threshold: 0.5
+          min_similarity: 0.3
+          positive: ["The replacement has been ordered and will arrive by Friday.",
+                     "I'll call you back tomorrow morning once I've heard from the warehouse.",
+                     "Your claim is registered, an assessor will contact you within two working days.",
+                     "A new bill will be sent out to you by post this week."]
+          negative: ["There's nothing I can do about that.", "Let me just check that for you.",
+                     "I can't give you a date for that.", "Can I take your account number please?"]
+        """
+    run_on = call([("customer", 0, 2, "So what happens now?", lab()),
+                   ("agent", 2, 12, "You will come down to 87, 140, and canceled Niole wheel, and corrected one "
+                                    "will come by mail within two working days.", lab())])
+    whole = only(rubric_file(spec).score(run_on))
+    assert whole.passed is False, whole.detail
+    split = only(rubric_file(spec.rstrip() + "\n          clauses: true\n").score(run_on))
+    assert split.passed is True and split.evidence == [1], split.detail
+    assert "on the clause 'and corrected one will come by mail within two working days.'" in split.detail
+    # short utterances are judged whole only: nothing to split
+    short = call([("agent", 0, 2, "Okay, is there anything else?", lab())])
+    assert only(rubric_file(spec.rstrip() + "\n          clauses: true\n").score(short)).passed is False
+
+
+def test_clause_split_points() -> None:
+    from qm.rubric.examples import clauses
+
+    assert clauses("my car just got declined twice There's a line of people behind me, and my ride leaves "
+                   "in like ten minutes") == ["my car just got declined twice",
+                                              "There's a line of people behind me,",
+                                              "and my ride leaves in like ten minutes"]
+    assert clauses("Okay, fine.") == []

@@ -36,6 +36,12 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from qm.rubric.spec import StrictModel
 
 ALGO_VERSION = "lr-v2"
+# With ``clauses: true``, an utterance of at least this many words that does not match as a whole is also
+# judged clause by clause: Whisper often runs sentences together ("…and corrected one will come by mail
+# within two working days"), and one long vector dilutes the behaviour a clause of it shows.
+CLAUSE_MIN_WORDS = 12
+CLAUSE_WORDS = 4  # shorter pieces are not judged on their own
+_CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+|(?<=[a-z])\s+(?=[A-Z][a-z])")  # "…declined twice There's a line…"
 SEED = 0
 C = 10.0
 BACKGROUND_NEGATIVES = (
@@ -110,6 +116,7 @@ class ExampleSet(StrictModel):
     threshold: float = Field(default=0.5, gt=0, lt=1)
     min_similarity: float = Field(default=0.3, ge=0, le=1)
     regex: RegexList = Field(default_factory=list)
+    clauses: bool = False  # also judge the clauses of a long utterance (CLAUSE_MIN_WORDS); see ExampleClassifier
 
     @model_validator(mode="after")
     def _disjoint(self) -> ExampleSet:
@@ -185,10 +192,12 @@ class ExampleClassifier:
     """Trained once per rubric load (or read from the cache); judges utterances by text + embedding."""
 
     def __init__(self, positive: list[str], negative: list[str], threshold: float, min_similarity: float,
-                 regex: list[str]) -> None:
+                 regex: list[str], clauses: bool = False) -> None:
         self.positive, self.negative = list(positive), list(negative)
         self.threshold, self.min_similarity = threshold, min_similarity
         self.patterns = compile_patterns(regex)
+        self.clauses = clauses
+        self._enc: Any = None
         self.model: LinearModel | None = None
         self._pos: np.ndarray | None = None
         self.cache_path: Path | None = None
@@ -196,9 +205,15 @@ class ExampleClassifier:
 
     @classmethod
     def from_set(cls, ex: ExampleSet) -> ExampleClassifier:
-        return cls(ex.positive, ex.negative, ex.threshold, ex.min_similarity, ex.regex)
+        return cls(ex.positive, ex.negative, ex.threshold, ex.min_similarity, ex.regex, ex.clauses)
+
+    @property
+    def prepared(self) -> bool:
+        """Trained (or read from the cache), and holding the encoder when clauses are judged."""
+        return self.model is not None and (not self.clauses or self._enc is not None)
 
     def prepare(self, enc: Any) -> None:
+        self._enc = enc  # clause judgements embed the clauses of each call
         if self.model is not None:
             return
         self._pos = np.asarray(enc.encode(self.positive), dtype=np.float32)
@@ -221,6 +236,24 @@ class ExampleClassifier:
         assert self.model is not None and self._pos is not None, "prepare() was not called"
         if not texts:
             return []
+        out = self._judge(texts, x)
+        if not self.clauses or self._enc is None:
+            return out
+        owners, pieces = [], []
+        for i, (text, j) in enumerate(zip(texts, out, strict=True)):
+            if not j.matched and len(text.split()) >= CLAUSE_MIN_WORDS:
+                for piece in clauses(text):
+                    owners.append(i)
+                    pieces.append(piece)
+        if pieces:
+            px = np.asarray(self._enc.encode(pieces), dtype=np.float32)
+            for i, piece, j in zip(owners, pieces, self._judge(pieces, px), strict=True):
+                if j.matched and not out[i].matched:
+                    out[i] = Judgement(True, j.score, f"{j.how} on the clause {piece!r}")
+        return out
+
+    def _judge(self, texts: list[str], x: np.ndarray) -> list[Judgement]:
+        assert self.model is not None and self._pos is not None
         probs = self.model.proba(x)
         sims = (x @ self._pos.T).max(axis=1)
         out = []
@@ -231,3 +264,9 @@ class ExampleClassifier:
             ok = bool(text.strip()) and p >= self.threshold and sim >= self.min_similarity
             out.append(Judgement(ok, float(p), f"p={p:.2f}, similarity {sim:.2f}"))
         return out
+
+
+def clauses(text: str) -> list[str]:
+    """The clauses of a run-on utterance: split after , ; : and where a capitalised word follows a
+    lower-case one (a sentence end Whisper left out); pieces under CLAUSE_WORDS words are dropped."""
+    return [p for p in _CLAUSE_BREAK.split(text) if len(p.split()) >= CLAUSE_WORDS]

@@ -79,7 +79,7 @@ class Conditional(CriterionKind):
 
     def prepare(self, ctx: PrepareContext) -> None:
         for clf in (self.trigger_clf, self.response_clf):
-            if clf is not None and clf.model is None:
+            if clf is not None and not clf.prepared:
                 clf.prepare(ctx.encoder())
 
     @staticmethod
@@ -114,10 +114,11 @@ class Conditional(CriterionKind):
                    if triggers else set())
         flagged = {i for cid in s.response_not_flagged_by
                    if (v := call.verdicts.get(cid)) is not None and v.passed is False for i in v.evidence}
-        overruled = sorted(resp_ok & flagged)
+        flagged_ok = resp_ok & flagged
         resp_ok -= flagged
         counted: list[Utterance] = []
         answered: dict[int, int] = {}
+        overruled: set[int] = set()  # flagged responses that would have answered a trigger
         for trig in triggers:
             later = [u for u in utts[call.position(trig) + 1:]
                      if (s.response_speaker == "any" or u.speaker == s.response_speaker) and u is not trig]
@@ -127,6 +128,8 @@ class Conditional(CriterionKind):
             for resp in later:
                 if not self._in_budget(trig, resp):
                     break
+                if resp.index in flagged_ok:
+                    overruled.add(resp.index)
                 if resp.index in resp_ok:
                     answered[trig.index] = resp.index
                     break
@@ -145,7 +148,7 @@ class Conditional(CriterionKind):
             detail += f"; unanswered: {', '.join(f'#{i}' for i in missed)}"
         if overruled:
             detail += (f"; not counted as {_describe(s.response)} (flagged by "
-                       f"{', '.join(s.response_not_flagged_by)}): {', '.join(f'#{i}' for i in overruled)}")
+                       f"{', '.join(s.response_not_flagged_by)}): {', '.join(f'#{i}' for i in sorted(overruled))}")
         return Verdict.of(ok, evidence, detail, credit)
 
     def summary(self) -> str:

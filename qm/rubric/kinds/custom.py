@@ -29,6 +29,7 @@ class CustomBehaviourSpec(PresenceSpec):
     negative: ExampleList = Field(min_length=3)
     threshold: float = Field(default=0.5, gt=0, lt=1)
     min_similarity: float = Field(default=0.3, ge=0, le=1)
+    clauses: bool = False  # also judge the clauses of a long utterance (qm.rubric.examples.CLAUSE_MIN_WORDS)
 
     @model_validator(mode="after")
     def _disjoint(self) -> CustomBehaviourSpec:
@@ -46,7 +47,7 @@ class CustomBehaviour(PresenceKind):
         super().__init__(spec)
         self.what = "behaviour"
         self.classifier = ExampleClassifier(spec.positive, spec.negative, spec.threshold, spec.min_similarity,
-                                            spec.regex)
+                                            spec.regex, spec.clauses)
 
     @property
     def cache_path(self) -> Path | None:
@@ -57,7 +58,7 @@ class CustomBehaviour(PresenceKind):
         return self.classifier.from_cache
 
     def prepare(self, ctx: PrepareContext) -> None:
-        if self.classifier.model is None:
+        if not self.classifier.prepared:
             self.classifier.prepare(ctx.encoder())
 
     def match(self, call: CallView, utts: list[Utterance]) -> list[Match]:
