@@ -149,6 +149,19 @@ def rescore(
         print_result(doc, scored.timings)
 
 
+@app.command("redact-again")
+def redact_again() -> None:
+    """Transcribe and redact again the stored calls whose text an older redactor (or other types) made."""
+    _setup_logging(False)
+    from qm.pipeline import Pipeline
+
+    outcomes = Pipeline().redact_again(lambda call_id, outcome: out.print(f"{call_id}: {outcome}"))
+    done = sum(o.startswith("transcribed") for o in outcomes.values())
+    out.print(f"[bold]{done} of {len(outcomes)} call(s) with an older redaction redacted again[/bold]")
+    if done < len(outcomes):
+        raise typer.Exit(1)
+
+
 @app.command()
 def show(
     call_id: Annotated[str, typer.Argument(help="Stored call id.")],

@@ -35,7 +35,7 @@ from qm.conversation import (
     regroup_turns,
     utterances_from_turns,
 )
-from qm.errors import AudioError
+from qm.errors import AudioError, QMError
 from qm.metrics import compute_metrics, merge_intervals
 from qm.nlp.redaction import redaction_key
 from qm.sound import BRIDGE_S, sound_intervals
@@ -212,6 +212,32 @@ class Pipeline:
                     started_at=started_at, redaction=redaction,
                 )
         return ScoredCall(result, layout.describe(), timings, cached is not None, redacted_path, diar, turns)
+
+    def redact_again(self, on_call: Callable[[str, str], None] | None = None) -> dict[str, str]:
+        """Transcribe and redact again every stored call whose transcript carries an older redaction.
+
+        Raw words are never stored, so a redactor upgrade (or a change of ``QM_REDACT_TYPES``) reaches an
+        old call only through its recording: each is scored again from its ``source_uri`` with the agent,
+        channel layout and metadata it was stored with, which replaces its stored tokens, utterances and
+        result. Returns ``{call_id: outcome}``; a call whose recording is not a readable local file here
+        keeps its old text, and the outcome says so, so ops can fetch the audio or delete the call.
+        """
+        outcomes: dict[str, str] = {}
+        for c in self.store.calls_redacted_otherwise(redaction_key(self.settings.redact_types)):
+            path = Path(c.source_uri)
+            if "://" in c.source_uri or not path.is_file():
+                outcome = f"recording not readable here ({c.source_uri}); its stored text keeps the old redaction"
+            else:
+                try:
+                    self.score(path, c.agent_id, call_id=c.call_id, agent_channel=c.channel_layout,
+                               metadata=c.metadata, started_at=c.started_at, source_uri=c.source_uri)
+                    outcome = "transcribed and redacted again"
+                except QMError as exc:
+                    outcome = f"failed: {exc}"
+            outcomes[c.call_id] = outcome
+            if on_call is not None:
+                on_call(c.call_id, outcome)
+        return outcomes
 
     def rescore(self, call_id: str, rubric: str | None = None) -> ScoredCall:
         """Re-score a stored call (e.g. with a new rubric) from its cached transcript: no Whisper."""

@@ -215,3 +215,34 @@ def test_hold_music_is_a_hold_not_dead_air_and_survives_a_rescore(pipeline, tmp_
     assert again.result.metrics == m
     assert json.dumps(again.to_contract()["criteria"], sort_keys=True) == json.dumps(
         music.to_contract()["criteria"], sort_keys=True)
+
+
+def test_calls_redacted_by_an_older_redactor_are_redacted_again_from_their_recording(pipeline, tmp_path) -> None:
+    """A redactor upgrade reaches stored calls: their transcript is made again from the recording and replaces
+    the old tokens in place (no duplicate call, transcript or result); a call whose recording is gone is
+    reported, not silently skipped."""
+    import shutil
+
+    from sqlalchemy import update
+
+    from qm.nlp.redaction import redaction_key
+
+    gone = tmp_path / "gone.ogg"
+    shutil.copy(AUDIO / "one_sided.ogg", gone)
+    pipeline.score(AUDIO / "two_speaker.ogg", agent_id="T100", call_id="kept", metadata={"queue": "billing"})
+    pipeline.score(gone, agent_id="T101", call_id="gone")
+    gone.unlink()
+    store = pipeline.store
+    key = redaction_key(pipeline.settings.redact_types)
+    assert store.calls_redacted_otherwise(key) == []  # freshly scored: nothing to do
+    assert pipeline.redact_again() == {}
+    with store.engine.begin() as conn:  # as if both were stored by an older redactor
+        conn.execute(update(Transcript).values(redaction="v1:CARD"))
+    outcomes = pipeline.redact_again()
+    assert outcomes["kept"] == "transcribed and redacted again"
+    assert outcomes["gone"].startswith("recording not readable here") and "gone.ogg" in outcomes["gone"]
+    assert [c.call_id for c in store.calls_redacted_otherwise(key)] == ["gone"]
+    assert store.count(Call) == 2 and store.count(Transcript) == 2 and store.count(Result) == 2
+    found = store.find_transcript_for_call("kept")
+    assert found is not None and found[1].redaction == key and found[0].call_metadata == {"queue": "billing"}
+    assert store.get_result("kept")["agent_id"] == "T100"

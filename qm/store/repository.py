@@ -27,6 +27,18 @@ class CallSummary:
     scored_at: datetime | None
 
 
+@dataclass(frozen=True)
+class StoredCall:
+    """What scoring a stored call again needs: where its recording is and how it was scored."""
+
+    call_id: str
+    agent_id: str | None
+    source_uri: str
+    channel_layout: str
+    metadata: dict[str, Any]
+    started_at: datetime | None
+
+
 class Store:
     """The project's only door to the database; the CLI, flows and web app all go through it."""
 
@@ -52,6 +64,19 @@ class Store:
             if row is None or (redaction is not None and row.redaction != redaction):
                 return None
             return row.language, row.tokens, row.sound
+
+    def calls_redacted_otherwise(self, redaction: str) -> list[StoredCall]:
+        """Calls whose stored transcript carries another redaction than ``redaction`` (older redactor,
+        other types, or stored before transcripts recorded it), oldest first."""
+        with session_scope(self.engine) as s:
+            rows = s.execute(
+                select(Call).join(Transcript, (Transcript.audio_sha256 == Call.audio_sha256)
+                                  & (Transcript.channel_layout == Call.channel_layout))
+                .where((Transcript.redaction.is_(None)) | (Transcript.redaction != redaction))
+                .order_by(Call.created_at, Call.id)
+            ).scalars().unique()
+            return [StoredCall(c.id, c.agent_id, c.source_uri, c.channel_layout, dict(c.call_metadata or {}),
+                               c.started_at) for c in rows]
 
     def find_transcript_for_call(self, call_id: str) -> tuple[Call, Transcript] | None:
         with session_scope(self.engine) as s:
