@@ -70,7 +70,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.data_dir is not None:
         os.environ["QM_DATA_DIR"] = str(args.data_dir.resolve())
-    from qm.nlp.redaction import asked_for, get_redactor
+    from qm.nlp.redaction import answered_questions, get_redactor
 
     sets, names = groups[args.sets]
     mention = re.compile(r"\b(" + "|".join(sorted(names)) + r")\b")
@@ -83,8 +83,7 @@ def main() -> None:
     shown: list[str] = []
     for path in paths:
         turns = load_script(path).turns
-        asked = [asked_for(turns[i - 1].text) if i > 0 and turns[i - 1].speaker != t.speaker else frozenset()
-                 for i, t in enumerate(turns)]
+        asked = answered_questions([t.speaker for t in turns], [t.text for t in turns])
         for speaker in ("agent", "customer"):
             idx = [i for i, t in enumerate(turns) if t.speaker == speaker]
             segs = [[" " + w for w in turns[i].text.split()] for i in idx]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Protocol
 
-from qm.nlp.redaction import asked_for
+from qm.nlp.redaction import answered_questions
 from qm.spacy_pipelines import PARSER_LOCK, parser
 from qm.types import Speaker, Turn, Utterance, Word
 
@@ -206,8 +206,7 @@ def redact_turns(turns: Sequence[Turn], redactor: WordRedactor | None) -> tuple[
     """
     types: dict[int, Sequence[str | None]] = {}
     if redactor is not None:
-        asked = [asked_for("".join(w.text for w in turns[i - 1].words))
-                 if i > 0 and turns[i - 1].speaker != t.speaker else frozenset() for i, t in enumerate(turns)]
+        asked = answered_questions([t.speaker for t in turns], ["".join(w.text for w in t.words) for t in turns])
         for speaker in {t.speaker for t in turns}:
             idx = [i for i, t in enumerate(turns) if t.speaker == speaker]
             results = redactor.redact_segments([[w.text for w in turns[i].words] for i in idx],

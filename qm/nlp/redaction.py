@@ -31,7 +31,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qm.nlp.spoken_numbers import UNITS, Run, Token, number_groups, number_runs, surface_words, tokenise
+from qm.nlp.spoken_numbers import (
+    TEENS,
+    TENS,
+    UNITS,
+    Group,
+    Run,
+    Token,
+    number_groups,
+    number_runs,
+    surface_words,
+    tokenise,
+)
 from qm.spacy_pipelines import entities
 from qm.types import PII_TYPES
 
@@ -108,6 +119,12 @@ _CUES: dict[str, tuple[str, ...]] = {
     "SSN": ("social security", "ssn", "social"),
     "NI": ("national insurance", "ni number", "insurance number", "n i number", "national id",
            "national identity"),
+    # a date or an address follows: they set where _detect_dob / _detect_address look (no number type)
+    "DOB": ("date of birth", "date a birth", "date on birth", "birth date", "birthdate", "birthday", "birthday's",
+            "born on", "born in", "born", "dob", "d o b", "d.o.b"),
+    "ADDRESS": ("postcode", "postcode's", "post code", "post code's", "postal code", "address", "first line",
+                "live at", "living at", "lives at", "moved to", "house number"),
+    "ZIP": ("zip", "zip code", "zipcode"),
     "PHONE": ("phone", "telephone", "mobile", "cell", "cellphone", "landline", "call me", "call you",
               "call back", "callback", "reach me", "contact number", "text me", "ring me", "whatsapp",
               "phone number", "number to call", "dial", "reached on", "reached at", "extension"),
@@ -142,9 +159,6 @@ _MONTHS = {
 
 
 # ---------------------------------------------------------------- dates of birth and addresses
-_DOB_CUES = (("date", "of", "birth"), ("date", "a", "birth"), ("date", "on", "birth"), ("birth", "date"),
-             ("birthdate",), ("birthday",), ("birthday's",),
-             ("born", "on"), ("born", "in"), ("born",), ("dob",), ("d", "o", "b"), ("d.o.b",))
 _DOB_WINDOW = 10  # words between the cue (or the start of a reply) and the date
 _ORDINAL_DIGITS = re.compile(r"^\d{1,2}(st|nd|rd|th)$")
 _NUMERIC_DATE = re.compile(r"^\d{1,2}[/.\-]\d{1,2}[/.\-](\d{2}|\d{4})$")
@@ -152,14 +166,7 @@ _ORDINAL_WORDS = frozenset("""
 first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth
 fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth
 """.split())
-_NUMBER_WORDS = frozenset("""
-zero oh one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
-seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand
-""".split())
-_ADDRESS_CUES = (("postcode",), ("postcode's",), ("post", "code"), ("post", "code's"), ("postal", "code"), ("zip",),
-                 ("zipcode",), ("address",),
-                 ("first", "line"), ("live", "at"), ("living", "at"), ("lives", "at"), ("moved", "to"),
-                 ("house", "number"))
+_NUMBER_WORDS = frozenset({*UNITS, *TEENS, *TENS, "hundred", "thousand"} - {"o"})  # "O" is a spelled letter
 _ADDRESS_WINDOW = 12
 _STREET_WORDS = frozenset("""
 street st road rd lane ln avenue ave drive dr close court ct way crescent terrace place gardens grove
@@ -411,12 +418,13 @@ class Redactor:
         asked = asked or {}
         # a number read in reply to "And the policy number?" is typed as if the cue had been said
         cues += [_Cue(a - 1, a - 1, "ACCOUNT") for a, _ in asked.get("ACCOUNT", [])]
+        groups = number_groups(tokens)
+        runs = number_runs(tokens, groups)
         _detect_emails(tokens, labels)
-        _detect_dob(tokens, labels, asked.get("DOB", []))
-        _detect_address(tokens, labels, asked.get("ADDRESS", []))
-        _detect_ni_letters(tokens, labels, cues)
-        _detect_month_expiry(tokens, labels, cues)
-        runs = number_runs(tokens, number_groups(tokens))
+        _detect_dob(tokens, labels, cues, asked.get("DOB", []))
+        _detect_address(tokens, labels, cues, runs, asked.get("ADDRESS", []))
+        _detect_ni_letters(tokens, labels, cues, runs)
+        _detect_month_expiry(tokens, labels, cues, groups)
         _detect_numbers(tokens, runs, labels, cues)
         return labels
 
@@ -478,6 +486,13 @@ def asked_for(text: str) -> frozenset[str]:
     caller passes this on to ``redact_segments``."""
     return frozenset(typ for typ, rx in (("NAME", _NAME_PROMPT), ("DOB", _DOB_PROMPT), ("ADDRESS", _ADDRESS_PROMPT),
                                          ("ACCOUNT", _ACCOUNT_PROMPT)) if rx.search(text))
+
+
+def answered_questions(speakers: Sequence[str], texts: Sequence[str]) -> list[frozenset[str]]:
+    """For each turn, what the other speaker's turn just before it asked for (``asked_for``), to pass
+    to ``redact_segments``; empty after a turn of the same speaker."""
+    return [asked_for(texts[i - 1]) if i > 0 and speakers[i - 1] != speakers[i] else frozenset()
+            for i in range(len(texts))]
 
 
 @lru_cache(maxsize=1)
@@ -758,9 +773,8 @@ def _contiguous(run: Run, free: list) -> list[Run]:
     return [Run(tuple(p)) for p in pieces]
 
 
-def _detect_month_expiry(tokens: list[Token], labels: _Labels, cues: list[_Cue]) -> None:
+def _detect_month_expiry(tokens: list[Token], labels: _Labels, cues: list[_Cue], groups: list[Group]) -> None:
     """'expires May 2027' / 'valid until June twenty seven': the month name is part of the expiry."""
-    groups = number_groups(tokens)
     for t in tokens:
         if t.low not in _MONTHS:
             continue
@@ -782,17 +796,6 @@ def _detect_month_expiry(tokens: list[Token], labels: _Labels, cues: list[_Cue])
         digits = "".join(g.digits for g in year)
         if len(digits) in (2, 4):
             labels.claim(t.index, year[-1].end, "EXPIRY")
-
-
-def _phrase_ends(lows: list[str], phrases: Sequence[tuple[str, ...]]) -> list[int]:
-    """Index of the last word of every occurrence of one of ``phrases`` (longest first wins)."""
-    ends = []
-    for i in range(len(lows)):
-        for ph in phrases:
-            if tuple(lows[i : i + len(ph)]) == ph:
-                ends.append(i + len(ph) - 1)
-                break
-    return ends
 
 
 def _date_kind(t: Token) -> str | None:
@@ -834,7 +837,7 @@ def _full_birth_date(tokens: list[Token], kinds: list[str | None], month: int) -
     return False
 
 
-def _detect_dob(tokens: list[Token], labels: _Labels, replies: list[tuple[int, int]]) -> None:
+def _detect_dob(tokens: list[Token], labels: _Labels, cues: list[_Cue], replies: list[tuple[int, int]]) -> None:
     """A date after a date-of-birth cue or in the reply to "And your date of birth?" is DOB, and so is
     any full date (day, month and a year from 1900 to 2010: "Mine's the ninth of October, 1975").
 
@@ -844,7 +847,7 @@ def _detect_dob(tokens: list[Token], labels: _Labels, replies: list[tuple[int, i
     """
     n = len(tokens)
     kinds = [_date_kind(t) for t in tokens]
-    windows = [(e + 1, min(e + 1 + _DOB_WINDOW, n)) for e in _phrase_ends([t.low for t in tokens], _DOB_CUES)]
+    windows = [(c.end + 1, min(c.end + 1 + _DOB_WINDOW, n)) for c in cues if c.category == "DOB"]
     windows += [(a, min(a + 2 * _DOB_WINDOW, b)) for a, b in replies]
     windows += [(next((j for j in range(max(i - 3, 0), i) if kinds[j] in ("day", "num")), i), i + 1)
                 for i, k in enumerate(kinds) if k == "month" and _full_birth_date(tokens, kinds, i)]
@@ -890,7 +893,8 @@ def _digitish(t: Token) -> bool:
     return (t.core.isdigit() and len(t.core) <= 2) or _number_word(t.low)
 
 
-def _detect_address(tokens: list[Token], labels: _Labels, replies: list[tuple[int, int]]) -> None:
+def _detect_address(tokens: list[Token], labels: _Labels, cues: list[_Cue], runs: list[Run],
+                    replies: list[tuple[int, int]]) -> None:
     """Postcodes, ZIP codes and street addresses ("14 Mill Lane", "Fourteen Mill Lane, D L one, three H S").
 
     A written UK postcode is unmistakable anywhere; a house number followed by capitalised words and a
@@ -923,13 +927,11 @@ def _detect_address(tokens: list[Token], labels: _Labels, replies: list[tuple[in
             first = k + 1 if k < 0 or tokens[k].low not in _UNIT_WORDS_ADDR else k
             labels.claim(first, i, "ADDRESS")
             lines.append(i)
-    cue_ends = _phrase_ends([t.low for t in tokens], _ADDRESS_CUES)
-    zip_cue = {e + 1 for e in _phrase_ends([t.low for t in tokens], (("zip",), ("zipcode",)))}
-    windows = [(e + 1, min(e + 1 + _ADDRESS_WINDOW, n), e + 1 in zip_cue) for e in cue_ends]
+    place = [c for c in cues if c.category in ("ADDRESS", "ZIP")]
+    windows = [(c.end + 1, min(c.end + 1 + _ADDRESS_WINDOW, n), c.category == "ZIP") for c in place]
     windows += [(a, min(a + _ADDRESS_WINDOW, b), True) for a, b in replies]
-    windows += [(max(e - _ADDRESS_WINDOW // 2, 0), e, False) for e in cue_ends]  # "…, that's the postcode"
+    windows += [(max(c.end - _ADDRESS_WINDOW // 2, 0), c.end, False) for c in place]  # "…, that's the postcode"
     windows += [(e + 1, min(e + 1 + _ADDRESS_WINDOW // 2, n), False) for e in lines]
-    runs = number_runs(tokens, number_groups(tokens))
     for start, stop, zip_ok in windows:
         window = range(start, stop)
         # letters and digits spelled out: "D L one, three H S", "S W one A, two A A"
@@ -971,14 +973,12 @@ def _detect_address(tokens: list[Token], labels: _Labels, replies: list[tuple[in
                 labels.claim(groups[0].start, end, "ADDRESS")
 
 
-def _detect_ni_letters(tokens: list[Token], labels: _Labels, cues: list[_Cue]) -> None:
+def _detect_ni_letters(tokens: list[Token], labels: _Labels, cues: list[_Cue], runs: list[Run]) -> None:
     """UK National Insurance numbers: two prefix letters, six digits, one suffix letter."""
     for t in tokens:
         compact = re.sub(r"[\-.]", "", t.core)  # "QQ123456C" or spelled "Q-Q-1-2-3-4-5-6-C"
         if _NI_COMPACT.match(compact) and any(ch.isdigit() for ch in compact):
             labels.claim(t.index, t.index, "NATIONAL_ID")
-    groups = number_groups(tokens)
-    runs = number_runs(tokens, groups)
     for run in runs:
         if len(run.digits) != 6:
             continue

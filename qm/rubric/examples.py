@@ -233,7 +233,6 @@ class ExampleClassifier:
 
     def judge(self, texts: list[str], x: np.ndarray) -> list[Judgement]:
         """One judgement per text; ``x`` holds the texts' (L2-normalised) embeddings, row by row."""
-        assert self.model is not None and self._pos is not None, "prepare() was not called"
         if not texts:
             return []
         out = self._judge(texts, x)
@@ -253,7 +252,7 @@ class ExampleClassifier:
         return out
 
     def _judge(self, texts: list[str], x: np.ndarray) -> list[Judgement]:
-        assert self.model is not None and self._pos is not None
+        assert self.model is not None and self._pos is not None, "prepare() was not called"
         probs = self.model.proba(x)
         sims = (x @ self._pos.T).max(axis=1)
         out = []
