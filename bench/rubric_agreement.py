@@ -62,7 +62,9 @@ def main() -> None:
     # made during a long run would otherwise change (or, with a field this code lacks, stop) the run.
     from qm.rubric.loader import resolve
     source = resolve(args.rubric or pipe.settings.default_rubric, pipe.settings.rubrics_dir)
-    rubric = str(Path(shutil.copy(source, tempfile.mkdtemp(prefix="qm-rubric-"))))
+    # (the whole folder: a rubric may read an examples file beside it)
+    snapshot = Path(shutil.copytree(source.parent, Path(tempfile.mkdtemp(prefix="qm-rubric-")) / "rubrics"))
+    rubric = str(snapshot / source.name)
     agent_wer: dict[str, float] = {}
     per: dict[str, list[tuple[object, object, str]]] = {}
     scripts = set_scripts(args.set)

@@ -376,6 +376,70 @@ def test_phrase_counter_examples_veto_a_closer_meaning_match(rubric_file: Any) -
     assert c.passed is False and c.evidence == [0, 2] and "regex" in c.detail
 
 
+def test_phrase_counter_margin_needs_the_example_clearly_nearer(rubric_file: Any) -> None:
+    """With a margin, an utterance only a little nearer an example than a counter-example is vetoed."""
+    from qm.nlp.encoder import get_similarity_encoder
+
+    said = "That one is your fault, not mine."
+    example, counter = "That's your fault, not mine.", "The mistake was ours, not yours."
+    v = get_similarity_encoder().encode([said, example, counter])
+    gap = float(v[0] @ v[1] - v[0] @ v[2])
+    assert gap > 0.05  # the example is nearer; the margin decides whether that is near enough
+    spec = f"""\
+        - id: blame
+          kind: phrase
+          mode: forbidden
+          threshold: 0.5
+          examples: ["{example}"]
+          counter_examples: ["{counter}"]
+          counter_margin: {{margin}}
+        """
+    rows = call([("agent", 0, 2, said, lab()), ("customer", 2, 3, "Okay.", lab())])
+    below = only(rubric_file(spec.format(margin=round(gap - 0.03, 3))).score(rows))
+    assert below.passed is False and below.evidence == [0]
+    above = only(rubric_file(spec.format(margin=round(gap + 0.03, 3))).score(rows))
+    assert above.passed is True and "overruled by a counter-example" in above.detail
+
+
+def test_phrase_can_match_in_the_labeller_vector_space(rubric_file: Any) -> None:
+    """``encoder: labeller`` compares the adapted vectors the classifier heads read, not the plain ones."""
+    from qm.nlp.encoder import get_encoder, get_similarity_encoder
+
+    said, example = "Well, that's what you get for not reading the letter.", "You should have read the letter."
+    spec = f"""\
+        - id: blame
+          kind: phrase
+          mode: forbidden
+          threshold: 0.1
+          examples: ["{example}"]
+          encoder: {{space}}
+        """
+    rows = call([("agent", 0, 2, said, lab()), ("customer", 2, 3, "Okay.", lab())])
+    for space, enc in (("labeller", get_encoder()), ("similarity", get_similarity_encoder())):
+        v = enc.encode([said, example])
+        c = only(rubric_file(spec.format(space=space)).score(rows))
+        assert f"similarity {float(v[0] @ v[1]):.2f}" in c.detail, (space, c.detail)
+    a, b = get_encoder().encode([said, example]), get_similarity_encoder().encode([said, example])
+    assert abs(float(a[0] @ a[1]) - float(b[0] @ b[1])) > 0.01  # the two spaces really differ here
+
+
+def test_default_professionalism_uses_its_examples_file() -> None:
+    """A remark known only from the examples file (no regex, not inline) fails the call; ordinary ones pass."""
+    import yaml
+
+    r = load_rubric("default", PROJECT_ROOT / "rubrics")
+    kind = next(k for k in r.kinds if k.spec.id == "professionalism")
+    extra = yaml.safe_load((PROJECT_ROOT / "rubrics" / "examples" / "professionalism.yaml").read_text())
+    assert len(kind.spec.examples) > 400 and len(kind.spec.counter_examples) > 5000
+    remark = "A box. On a porch. Which is kind of what delivered looks like."
+    assert remark in extra["examples"] and not any(p.search(remark) for p in kind.spec.patterns())
+    for said, expected in ((remark, False), ("I've booked the engineer for Thursday morning.", True),
+                           ("I'm so sorry, that must have been a horrible shock.", True)):
+        rows = [("agent", 2, 5, said, lab()), ("customer", 6, 8, "Okay.", lab())]
+        c = {c.id: c for c in r.score(call(rows, duration=10.0)).criteria}["professionalism"]
+        assert c.passed is expected, (said, c.detail)
+
+
 PROFESSIONALISM = """\
 - id: professionalism
   kind: phrase

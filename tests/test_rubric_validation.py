@@ -389,3 +389,120 @@ def test_version_ignores_formatting_but_not_content(tmp_path: Path) -> None:
     c = write(tmp_path, "id: a\nname: t\ncriteria:\n  - {id: a, kind: phrase, regex: x, weight: 6}\n", "c.yaml")
     va, vb, vc = (load_rubric(x, prepare=False).version for x in (a, b, c))
     assert va == vb != vc
+
+
+# ---- examples_file: labelled sentences kept beside the rubric ------------------------------------------
+
+EXAMPLES_RUBRIC = """\
+    name: t
+    criteria:
+      - id: blame
+        kind: phrase
+        mode: forbidden
+        examples: ["That's your fault, not mine."]
+        examples_file: {name}
+"""
+
+
+def with_examples(tmp_path: Path, body: str, name: str = "examples/blame.yaml") -> tuple[Path, Path]:
+    ex = tmp_path / name
+    ex.parent.mkdir(parents=True, exist_ok=True)
+    ex.write_text(textwrap.dedent(body))
+    return write(tmp_path, EXAMPLES_RUBRIC.format(name=name)), ex
+
+
+def test_examples_file_is_merged_and_versioned(tmp_path: Path) -> None:
+    rubric, ex = with_examples(tmp_path, """\
+        examples: ["You should have read the terms."]
+        counter_examples: ["The mistake was ours.", "Let me check that for you."]
+        """)
+    r = load_rubric(rubric, prepare=False)
+    spec = r.criteria[0]
+    assert spec.examples == ["That's your fault, not mine.", "You should have read the terms."]
+    assert spec.counter_examples == ["The mistake was ours.", "Let me check that for you."]
+    assert "from examples/blame.yaml" in r.kinds[0].summary()
+    before = r.version
+    ex.write_text(ex.read_text().replace("read the terms", "read the small print"))
+    # the rubric file did not change, but what it scores with did: a new version
+    assert load_rubric(rubric, prepare=False).version != before
+
+
+def test_prepared_rubric_is_reloaded_when_its_examples_file_changes(tmp_path: Path) -> None:
+    rubric, ex = with_examples(tmp_path, 'examples: ["You should have read the terms."]\n')
+    first = load_rubric(rubric)
+    assert load_rubric(rubric) is first  # memoised while nothing changed
+    ex.write_text('examples: ["You should have read the terms.", "Not my department, mate."]\n')
+    again = load_rubric(rubric)
+    assert again is not first and len(again.criteria[0].examples) == 3
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("missing.yaml", "examples file 'missing.yaml' not found"),
+    ("../outside.yaml", "must be a relative .yaml path inside the rubric's folder"),
+    ("/etc/passwd", "must be a relative .yaml path inside the rubric's folder"),
+    ("examples.txt", "must be a relative .yaml path inside the rubric's folder"),
+])
+def test_examples_file_path_errors_name_the_rubric_line(tmp_path: Path, name: str, reason: str) -> None:
+    (tmp_path / "examples.txt").write_text("x\n")
+    p = write(tmp_path, EXAMPLES_RUBRIC.format(name=name))
+    err = refuse(p)
+    assert reason in err.reason
+    assert err.line == line_of(p, "examples_file") and err.field == "criteria[0].examples_file"
+
+
+@pytest.mark.parametrize(("body", "needle", "reason"), [
+    ('examples: ["ok sentence"]\nnegatives: ["x"]\n', "negatives", "unknown key 'negatives'"),
+    ('examples:\n  - "ok sentence"\n  - "  "\n', '"  "', "expected a list of non-empty sentences"),
+    ('counter_examples: "one sentence"\n', "counter_examples", "expected a list of non-empty sentences"),
+])
+def test_problems_inside_the_examples_file_name_that_file_and_line(tmp_path: Path, body: str, needle: str,
+                                                                   reason: str) -> None:
+    rubric, ex = with_examples(tmp_path, body)
+    with pytest.raises(RubricError) as info:
+        load_rubric(rubric, prepare=False)
+    err = info.value
+    assert err.path == str(ex) and reason in err.reason
+    assert err.line == line_of(ex, needle)
+
+
+def test_examples_file_with_bad_bytes_names_that_file(tmp_path: Path) -> None:
+    rubric, ex = with_examples(tmp_path, "examples: []\n")
+    ex.write_bytes(b'examples: ["caf\xe9 sentence"]\n')
+    with pytest.raises(RubricError) as info:
+        load_rubric(rubric, prepare=False)
+    assert info.value.path == str(ex) and "not valid UTF-8" in info.value.reason
+
+
+def test_default_examples_file_is_what_the_bench_calls_give() -> None:
+    """rubrics/examples/professionalism.yaml is generated; a hand edit or a relabelled call must be rebuilt."""
+    from bench.make_conduct_examples import OUT, build, render
+
+    assert OUT.read_text(encoding="utf-8") == render(build()), \
+        "rebuild it: .venv/bin/python -m bench.make_conduct_examples"
+
+
+def test_options_added_later_do_not_re_version_a_rubric_that_does_not_use_them(tmp_path: Path) -> None:
+    """Stored results carry the rubric version: upgrading qm must not make an unchanged rubric a new one.
+    (dd76d3baf6c5 is this rubric's version before counter_margin, examples_file and encoder existed.)"""
+    body = """\
+        name: pinned
+        criteria:
+          - id: greeting
+            kind: phrase
+            weight: 5
+            examples: ["Thank you for calling, my name is Sam."]
+            counter_examples: ["Thanks for holding."]
+            regex: ['\\bwelcome to\\b']
+        """
+
+    def version(text: str, folder: str) -> str:  # same file name: a rubric without an id is named by it
+        (tmp_path / folder).mkdir()
+        return load_rubric(write(tmp_path / folder, text, "pin.yaml"), prepare=False).version
+
+    plain = version(body, "a")
+    assert plain == "dd76d3baf6c5"
+    pad = " " * 12
+    explicit = body.replace("weight: 5\n", f"weight: 5\n{pad}counter_margin: 0\n{pad}encoder: similarity\n")
+    assert version(explicit, "b") == plain
+    used = body.replace("weight: 5\n", f"weight: 5\n{pad}counter_margin: 0.1\n")
+    assert version(used, "c") != plain

@@ -53,7 +53,8 @@ class Rubric:
     """A loaded rubric; build it with ``qm.rubric.load_rubric``."""
 
     def __init__(self, *, id: str, name: str, description: str, version: str, path: Path,
-                 skills: Mapping[str, SkillSpec], criteria: list[CriterionKind]) -> None:
+                 skills: Mapping[str, SkillSpec], criteria: list[CriterionKind],
+                 dependencies: Mapping[str, str] | None = None) -> None:
         self.id = id
         self.name = name
         self.description = description
@@ -61,6 +62,8 @@ class Rubric:
         self.path = path
         self.skills = dict(skills)
         self.kinds = criteria
+        # other files the rubric was built from (examples files): path -> sha256 of their content
+        self.dependencies = dict(dependencies or {})
         self._order = _dependency_order([k.spec for k in criteria])
         self._prepared = False
         self._encoder_factory: Callable[[], Any] | None = None

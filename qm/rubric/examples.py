@@ -97,6 +97,42 @@ RegexList = Annotated[list[str], BeforeValidator(_listify), AfterValidator(_chec
 ExampleList = Annotated[list[str], BeforeValidator(_listify), AfterValidator(_check_nonblank)]
 
 
+# Lists longer than this (an ``examples_file``) keep their vectors in the user cache directory, so a
+# rubric with thousands of labelled sentences does not re-encode them in every new process.
+EXAMPLE_CACHE_MIN = 200
+
+
+def _examples_cache_dir() -> Path:
+    from platformdirs import user_cache_dir
+
+    root = os.environ.get("QM_EXAMPLES_CACHE") or Path(user_cache_dir("qm", appauthor=False)) / "rubric-examples"
+    return Path(root)
+
+
+def encode_examples(enc: Any, texts: list[str]) -> np.ndarray:
+    """Vectors of a rubric's example sentences; long lists are cached on disk by encoder and content."""
+    if len(texts) < EXAMPLE_CACHE_MIN:
+        return np.asarray(enc.encode(texts), dtype=np.float32)
+    ident = getattr(enc, "identity", None) or str(getattr(enc, "path", type(enc).__name__))
+    key = hashlib.sha256(json.dumps([ident, texts]).encode()).hexdigest()[:32]
+    path = _examples_cache_dir() / f"{key}.npy"
+    try:
+        cached = np.load(path, allow_pickle=False)
+        if cached.shape[0] == len(texts) and cached.dtype == np.float32:
+            return cached
+    except (OSError, ValueError):
+        pass  # missing or corrupt: encode again and overwrite
+    vecs = np.asarray(enc.encode(texts), dtype=np.float32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, vecs)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs encoding again next time
+    return vecs
+
+
 def compile_patterns(regex: list[str]) -> list[re.Pattern[str]]:
     return [re.compile(p, re.IGNORECASE) for p in regex]
 

@@ -121,6 +121,17 @@ def _issues_from(exc: ValidationError, src: Source, prefix: Loc, model: type[Bas
     return issues
 
 
+# Criterion options added after rubric versions were first stored with results, with the default that keeps
+# the earlier behaviour.  They are hashed only when set, so a code upgrade does not re-version a rubric that
+# does not use them (stored results would otherwise look as if they came from another rubric).
+LATER_OPTIONS: dict[str, Any] = {"counter_margin": 0.0, "examples_file": None, "encoder": "similarity"}
+
+
+def _criterion_payload(spec: CriterionSpec) -> dict[str, Any]:
+    data = spec.model_dump(mode="json")
+    return {k: v for k, v in data.items() if not (k in LATER_OPTIONS and v == LATER_OPTIONS[k])}
+
+
 def _canonical_version(payload: dict[str, Any]) -> str:
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
@@ -172,11 +183,58 @@ def _validate_criteria(src: Source, header: RubricHeader) -> tuple[list[Criterio
                                 f"unknown criterion kind {kind!r}", f"known kinds: {', '.join(kinds)}"))
             continue
         model = REGISTRY[kind].Spec
+        if "examples_file" in raw and "examples_file" in model.model_fields:
+            merged = _merge_examples_file(src, loc, raw)
+            if isinstance(merged, Issue):
+                issues.append(merged)
+                continue
+            raw = merged
         try:
             specs.append(model.model_validate(raw))
         except ValidationError as exc:
             issues.extend(_issues_from(exc, src, loc, model))
     return specs, issues
+
+
+EXAMPLE_KEYS = ("examples", "counter_examples")
+
+
+def _merge_examples_file(src: Source, loc: Loc, raw: dict[str, Any]) -> dict[str, Any] | Issue:
+    """The criterion with the examples and counter-examples of its ``examples_file`` appended.
+
+    Why merged here: the rubric version hashes the criteria as validated, so editing the examples file
+    changes the version, and every later check (blank or duplicated examples) covers its sentences too.
+    A problem inside the file raises ``RubricError`` naming that file and line.
+    """
+    floc: Loc = (*loc, "examples_file")
+    line, field = src.line_of(floc), format_loc(floc)
+    rel = raw["examples_file"]
+    hint = "a .yaml file beside the rubric (or below its folder), e.g. examples/professionalism.yaml"
+    if not isinstance(rel, str) or not rel.strip():
+        return Issue(line, field, "expected a file name", hint)
+    rel_path = Path(rel)
+    if rel_path.is_absolute() or ".." in rel_path.parts or rel_path.suffix not in (".yaml", ".yml"):
+        return Issue(line, field, f"'{rel}' must be a relative .yaml path inside the rubric's folder", hint)
+    path = src.path.parent / rel_path
+    if not path.is_file():
+        return Issue(line, field, f"examples file '{rel}' not found (looked in {src.path.parent})", hint)
+    ex = read_source(path)
+    unknown = sorted(set(ex.data) - set(EXAMPLE_KEYS))
+    if unknown:
+        raise RubricError.one(path, ex.line_of((unknown[0],)), unknown[0], f"unknown key '{unknown[0]}'",
+                              "an examples file holds only 'examples:' and 'counter_examples:' lists")
+    out = dict(raw)
+    for key in EXAMPLE_KEYS:
+        items = ex.data.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(t, str) and t.strip() for t in items):
+            bad = next((i for i, t in enumerate(items) if not (isinstance(t, str) and t.strip())), None) \
+                if isinstance(items, list) else None
+            raise RubricError.one(path, ex.line_of((key,) if bad is None else (key, bad)), key,
+                                  "expected a list of non-empty sentences", "one quoted sentence per '- ' line")
+        inline = raw.get(key) or []
+        out[key] = [*([inline] if isinstance(inline, str) else inline), *items]
+    src.deps[str(path.resolve())] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
 
 
 def _cross_check(src: Source, header: RubricHeader, specs: list[CriterionSpec]) -> list[Issue]:
@@ -257,6 +315,14 @@ def _memo_key(path: Path) -> tuple[str, str] | None:
         return None
 
 
+def _deps_unchanged(deps: dict[str, str]) -> bool:
+    """The files a memoised rubric read (``examples_file``) still hold the bytes it was built from."""
+    try:
+        return all(hashlib.sha256(Path(p).read_bytes()).hexdigest() == h for p, h in deps.items())
+    except OSError:
+        return False
+
+
 def load_rubric(name_or_path: str | Path, rubrics_dir: Path | None = None, *, prepare: bool = True) -> Rubric:
     """Load and validate a rubric; ``prepare=False`` skips the encoder work (validation only).
 
@@ -266,7 +332,7 @@ def load_rubric(name_or_path: str | Path, rubrics_dir: Path | None = None, *, pr
     """
     path = resolve(name_or_path, rubrics_dir)
     key = _memo_key(path) if prepare else None
-    if key is not None and key in _MEMO:
+    if key is not None and key in _MEMO and _deps_unchanged(_MEMO[key].dependencies):
         return _MEMO[key]
     src = read_source(path)
     header, specs = validate_source(src)
@@ -276,12 +342,12 @@ def load_rubric(name_or_path: str | Path, rubrics_dir: Path | None = None, *, pr
         "name": header.name,
         "description": header.description,
         "skills": skills,
-        "criteria": [s.model_dump(mode="json") for s in specs],
+        "criteria": [_criterion_payload(s) for s in specs],
     }
     rubric = Rubric(
         id=payload["id"], name=header.name, description=header.description,
         version=_canonical_version(payload), path=path, skills=header.skills,
-        criteria=[REGISTRY[s.kind](s) for s in specs],
+        criteria=[REGISTRY[s.kind](s) for s in specs], dependencies=src.deps,
     )
     if prepare:
         rubric.prepare()

@@ -46,8 +46,13 @@ class PrepareContext:
     def __init__(self, encoder_factory: Callable[[], Any] | None = None) -> None:
         self._factory = encoder_factory
 
-    def encoder(self) -> Any:
-        """An object with ``encode(list[str]) -> np.ndarray (n, d)``, rows L2-normalised."""
+    def encoder(self, space: str = "similarity") -> Any:
+        """An object with ``encode(list[str]) -> np.ndarray (n, d)``, rows L2-normalised: the plain
+        similarity encoder, or (``space="labeller"``) the adapted one the classifier heads read."""
+        if space == "labeller":
+            from qm.nlp.encoder import get_encoder
+
+            return get_encoder()
         if self._factory is None:
             from qm.nlp.encoder import get_similarity_encoder
 

@@ -12,6 +12,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 SpeakerSel = Literal["agent", "customer", "any"]
+# which sentence vectors a meaning match compares: the plain all-MiniLM space (made for similarity), or
+# the adapted space the classifier heads read (fine-tuned on sentiment, emotion, empathy, questions)
+EmbeddingSpace = Literal["similarity", "labeller"]
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from qm.metrics import Timeline
-from qm.rubric.spec import SpeakerSel, Window
+from qm.rubric.spec import EmbeddingSpace, SpeakerSel, Window
 from qm.types import Metrics, Utterance, Word
 
 
@@ -38,6 +38,7 @@ class CallView:
         last_end = max((u.end for u in self.utterances), default=0.0)
         self.duration = max(call.duration_s if call.duration_s > 0 else 0.0, last_end)
         self._encoder = encoder
+        self._labeller_embeddings: np.ndarray | None = None
         self._pos = {id(u): i for i, u in enumerate(self.utterances)}
         # verdicts of the criteria evaluated so far (the engine fills it in dependency order)
         self.verdicts: dict[str, Any] = {}
@@ -59,8 +60,17 @@ class CallView:
         texts = [u.text for u in self.utterances]
         return np.asarray(self._encoder().encode(texts), dtype=np.float32)
 
-    def embedding(self, u: Utterance) -> np.ndarray:
-        return self.embeddings[self.position(u)]
+    def embedding(self, u: Utterance, space: EmbeddingSpace = "similarity") -> np.ndarray:
+        """``u``'s vector in the plain similarity space, or in the space the classifier heads read
+        (``labeller``: the adapted encoder, whose vectors the pipeline has already computed once)."""
+        if space == "similarity":
+            return self.embeddings[self.position(u)]
+        if self._labeller_embeddings is None:
+            from qm.nlp.encoder import get_encoder
+
+            texts = [t.text for t in self.utterances]
+            self._labeller_embeddings = np.asarray(get_encoder().encode(texts), dtype=np.float32)
+        return self._labeller_embeddings[self.position(u)]
 
     def window(self, utts: list[Utterance], window: Window | None) -> list[Utterance]:
         """The part of ``utts`` (one speaker's utterances, in order) that ``window`` selects."""

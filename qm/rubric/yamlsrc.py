@@ -47,6 +47,8 @@ class Source:
     path: Path
     data: Any
     lines: dict[Loc, int] = field(default_factory=dict)
+    # other files the rubric reads (``examples_file``): resolved path -> sha256 of their bytes
+    deps: dict[str, str] = field(default_factory=dict)
 
     def line_of(self, loc: Loc) -> int | None:
         """Line of the deepest known prefix of ``loc`` (a missing field points at its parent)."""

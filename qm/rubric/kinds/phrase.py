@@ -12,6 +12,13 @@ yours" sits 0.69 from "That's your fault, not mine".  ``counter_examples`` are
 near misses a QA lead has seen: a meaning match only counts when the utterance is
 closer to an example than to every counter-example (regexes are unaffected, so
 explicit wording still decides on its own).
+
+With hundreds of examples and thousands of counter-examples (``examples_file``:
+labelled sentences kept beside the rubric) the same rule is a nearest-neighbour
+classifier: an utterance matches when its nearest example is at least
+``counter_margin`` closer than its nearest ordinary sentence.  That is how the
+default rubric recognises sarcasm, blame and condescension in words no regex
+foresaw (docs/rubrics.md).
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from qm.rubric.examples import ExampleList, check_disjoint
+from qm.rubric.examples import ExampleList, check_disjoint, encode_examples
 from qm.rubric.kinds.presence import Match, PresenceKind, PresenceSpec
 from qm.rubric.registry import PrepareContext, register_kind
+from qm.rubric.spec import EmbeddingSpace
 from qm.rubric.view import CallView
 from qm.types import Utterance
 
@@ -36,6 +44,11 @@ class PhraseSpec(PresenceSpec):
     threshold: float = Field(default=DEFAULT_THRESHOLD, gt=0, le=1)
     # near misses that must not match by meaning; each vetoes a match it is closer to than any example
     counter_examples: ExampleList = Field(default_factory=list)
+    # a meaning match needs its best example at least this much closer than the nearest counter-example
+    counter_margin: float = Field(default=0.0, ge=0, le=1)
+    # more examples / counter-examples, from a YAML file beside the rubric (merged in by the loader)
+    examples_file: str | None = None
+    encoder: EmbeddingSpace = "similarity"
 
     @model_validator(mode="after")
     def _something(self) -> PhraseSpec:
@@ -62,21 +75,22 @@ class Phrase(PresenceKind):
 
     def prepare(self, ctx: PrepareContext) -> None:
         if self.spec.examples and self._examples is None:
-            self._examples = np.asarray(ctx.encoder().encode(self.spec.examples), dtype=np.float32)
+            self._examples = encode_examples(ctx.encoder(self.spec.encoder), self.spec.examples)
         if self.spec.counter_examples and self._counter is None:
-            self._counter = np.asarray(ctx.encoder().encode(self.spec.counter_examples), dtype=np.float32)
+            self._counter = encode_examples(ctx.encoder(self.spec.encoder), self.spec.counter_examples)
 
     def match(self, call: CallView, utts: list[Utterance]) -> list[Match]:
         out: list[Match] = []
+        margin = self.spec.counter_margin
         for u in utts:
             rx = any(p.search(u.text) for p in self._patterns)
             sim = near = 0.0
             if self._examples is not None and u.text.strip():
-                emb = call.embedding(u)
+                emb = call.embedding(u, self.spec.encoder)
                 sim = float(np.max(self._examples @ emb))
                 if self._counter is not None:
                     near = float(np.max(self._counter @ emb))
-            vetoed = not rx and sim >= self.spec.threshold and near >= sim
+            vetoed = not rx and sim >= self.spec.threshold and self._counter is not None and near >= sim - margin
             ok = rx or (sim >= self.spec.threshold and not vetoed)
             how = "regex" if rx else f"similarity {sim:.2f}" + (f", counter-example {near:.2f}" if vetoed else "")
             out.append(Match(u, 1.0 if rx else sim, ok, how, vetoed))
@@ -85,7 +99,10 @@ class Phrase(PresenceKind):
     def summary(self) -> str:
         s = self.spec
         parts = [f"{len(s.examples)} example(s) ≥ {s.threshold:g}"] if s.examples else []
-        parts += [f"{len(s.counter_examples)} counter-example(s)"] if s.counter_examples else []
+        parts += [f"{len(s.counter_examples)} counter-example(s)"
+                  + (f", margin {s.counter_margin:g}" if s.counter_margin else "")] if s.counter_examples else []
+        parts += [f"from {s.examples_file}"] if s.examples_file else []
+        parts += [f"{s.encoder} vectors"] if s.encoder != "similarity" else []
         parts += [f"{len(s.regex)} regex"] if s.regex else []
         where = s.window.describe() if s.window else "whole call"
         return f"{s.mode} {s.speaker} phrase ({', '.join(parts)}; {where})"
