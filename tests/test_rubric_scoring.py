@@ -440,6 +440,25 @@ def test_default_professionalism_uses_its_examples_file() -> None:
         assert c.passed is expected, (said, c.detail)
 
 
+def test_default_resolution_is_a_next_step_nearer_the_fixes_than_the_vague_promises() -> None:
+    """Resolution reads its examples file: a labelled next step passes, a labelled non-answer fails."""
+    import yaml
+
+    r = load_rubric("default", PROJECT_ROOT / "rubrics")
+    kind = next(k for k in r.kinds if k.spec.id == "resolution")
+    extra = yaml.safe_load((PROJECT_ROOT / "rubrics" / "examples" / "resolution.yaml").read_text())
+    assert kind.spec.encoder == "labeller" and not kind.spec.regex
+    fix = "A patrol is on the way and should be with you in about forty minutes."
+    vague = "Someone should get back to you."
+    assert fix in extra["examples"] and vague in extra["counter_examples"]
+    for said, expected in ((fix, True), (vague, False),
+                           ("An engineer will come out on Thursday morning to replace the router.", True),
+                           ("I'll pass it on and see what they say.", False)):
+        rows = [("agent", 2, 5, said, lab()), ("customer", 6, 8, "Okay.", lab())]
+        c = {c.id: c for c in r.score(call(rows, duration=10.0)).criteria}["resolution"]
+        assert c.passed is expected, (said, c.detail)
+
+
 PROFESSIONALISM = """\
 - id: professionalism
   kind: phrase

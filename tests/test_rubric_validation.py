@@ -473,12 +473,14 @@ def test_examples_file_with_bad_bytes_names_that_file(tmp_path: Path) -> None:
     assert info.value.path == str(ex) and "not valid UTF-8" in info.value.reason
 
 
-def test_default_examples_file_is_what_the_bench_calls_give() -> None:
-    """rubrics/examples/professionalism.yaml is generated; a hand edit or a relabelled call must be rebuilt."""
-    from bench.make_conduct_examples import OUT, build, render
+@pytest.mark.parametrize("criterion", ["professionalism", "resolution"])
+def test_default_examples_files_are_what_the_bench_calls_give(criterion: str) -> None:
+    """rubrics/examples/*.yaml are generated; a hand edit or a relabelled call must be rebuilt."""
+    from bench.make_rubric_examples import SOURCES, build, render
 
-    assert OUT.read_text(encoding="utf-8") == render(build()), \
-        "rebuild it: .venv/bin/python -m bench.make_conduct_examples"
+    source = SOURCES[criterion]
+    assert source.out.read_text(encoding="utf-8") == render(source, build(source)), \
+        f"rebuild it: .venv/bin/python -m bench.make_rubric_examples --criterion {criterion}"
 
 
 def test_options_added_later_do_not_re_version_a_rubric_that_does_not_use_them(tmp_path: Path) -> None:
