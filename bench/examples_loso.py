@@ -15,10 +15,11 @@ Run: .venv/bin/python -m bench.examples_loso --criterion professionalism|resolut
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import tempfile
 from pathlib import Path
+
+import yaml
 
 from bench.labelled_sets import CALLS, SETS
 from bench.make_rubric_examples import RUBRIC, SOURCES, UNSEEN, build, render
@@ -57,12 +58,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="qm-loso-"))
     folder = Path(shutil.copytree(RUBRIC.parent, work / "rubrics"))
     examples = folder / source.out.relative_to(RUBRIC.parent)
-    if args.encoder:
-        text = (folder / RUBRIC.name).read_text(encoding="utf-8")
-        block = re.compile(rf"(  - id: {args.criterion}\n(?:    .*\n|\s*\n)*?    encoder: )labeller\n")
-        if not block.search(text):
-            raise SystemExit(f"the rubric's {args.criterion} criterion no longer says 'encoder: labeller'")
-        (folder / RUBRIC.name).write_text(block.sub(rf"\g<1>{args.encoder}\n", text, count=1), encoding="utf-8")
+    if args.encoder:  # the fold's rubric copy, with the criterion's vectors switched
+        data = yaml.safe_load((folder / RUBRIC.name).read_text(encoding="utf-8"))
+        next(c for c in data["criteria"] if c["id"] == args.criterion)["encoder"] = args.encoder
+        (folder / RUBRIC.name).write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     rows: list[tuple[str, Tally, Tally | None]] = []
     for name in sets:
         paths = sorted((CALLS / name).glob("*.yaml"))

@@ -33,12 +33,12 @@ from pathlib import Path
 import yaml
 
 from bench.labelled_sets import CALLS, SETS
+from bench.rubric_scripts import sentences
 from qm.config import PROJECT_ROOT
 
 RUBRIC = PROJECT_ROOT / "rubrics" / "default.yaml"
 UNSEEN = ("blind29", "blind30")  # scored for the first time with these files; never in them
 MIN_WORDS = 3  # "No." or "Brilliant." can be rude in context, but the words alone are not evidence
-_SENTENCE = re.compile(r"(?<=[.?!])\s+")
 
 
 @dataclass(frozen=True)
@@ -76,11 +76,6 @@ HEADER = """\
 
 def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("\u2019", "'")).split())
-
-
-def sentences(text: str) -> list[str]:
-    """Split a turn the way the bench lays out utterances (rubric_scripts.layout)."""
-    return [s for s in _SENTENCE.split(text.strip()) if s]
 
 
 def _carries(sentence: str, span: str) -> bool:

@@ -35,6 +35,12 @@ TEXT_CRITERIA = ("greeting", "identity_verification", "resolution", "professiona
                  "active_listening")
 WORD_S = 0.4
 LEAD_IN_S = 0.5
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+
+
+def sentences(text: str) -> list[str]:
+    """A script turn as the bench's utterances: one per sentence."""
+    return [s for s in _SENTENCE_END.split(text.strip()) if s]
 
 
 def layout(path: Path, label: bool = False) -> tuple[ScoringInput, dict[str, bool | None]]:
@@ -49,7 +55,7 @@ def layout(path: Path, label: bool = False) -> tuple[ScoringInput, dict[str, boo
             sound.append((base, base + turn.hold))
         base += turn.hold
         t = end - turn.overlap if turn.overlap else base + turn.pause_before
-        for sentence in (s for s in re.split(r"(?<=[.?!])\s+", turn.text.strip()) if s):
+        for sentence in sentences(turn.text):
             toks = sentence.split()
             start = t
             for tok in toks:

@@ -121,15 +121,12 @@ def _issues_from(exc: ValidationError, src: Source, prefix: Loc, model: type[Bas
     return issues
 
 
-# Criterion options added after rubric versions were first stored with results, with the default that keeps
-# the earlier behaviour.  They are hashed only when set, so a code upgrade does not re-version a rubric that
-# does not use them (stored results would otherwise look as if they came from another rubric).
-LATER_OPTIONS: dict[str, Any] = {"counter_margin": 0.0, "examples_file": None, "encoder": "similarity"}
-
-
 def _criterion_payload(spec: CriterionSpec) -> dict[str, Any]:
+    """The criterion as hashed into the version; options marked ``HASHED_WHEN_SET`` only when set."""
     data = spec.model_dump(mode="json")
-    return {k: v for k, v in data.items() if not (k in LATER_OPTIONS and v == LATER_OPTIONS[k])}
+    later = {name: f.default for name, f in type(spec).model_fields.items()
+             if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("hashed_when_set")}
+    return {k: v for k, v in data.items() if not (k in later and v == later[k])}
 
 
 def _canonical_version(payload: dict[str, Any]) -> str:
@@ -233,7 +230,7 @@ def _merge_examples_file(src: Source, loc: Loc, raw: dict[str, Any]) -> dict[str
                                   "expected a list of non-empty sentences", "one quoted sentence per '- ' line")
         inline = raw.get(key) or []
         out[key] = [*([inline] if isinstance(inline, str) else inline), *items]
-    src.deps[str(path.resolve())] = hashlib.sha256(path.read_bytes()).hexdigest()
+    src.deps[str(path.resolve())] = ex.digest
     return out
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-from qm.rubric.spec import CriterionSpec
+from qm.rubric.spec import CriterionSpec, EmbeddingSpace
 from qm.rubric.view import CallView
 
 
@@ -46,7 +46,7 @@ class PrepareContext:
     def __init__(self, encoder_factory: Callable[[], Any] | None = None) -> None:
         self._factory = encoder_factory
 
-    def encoder(self, space: str = "similarity") -> Any:
+    def encoder(self, space: EmbeddingSpace = "similarity") -> Any:
         """An object with ``encode(list[str]) -> np.ndarray (n, d)``, rows L2-normalised: the plain
         similarity encoder, or (``space="labeller"``) the adapted one the classifier heads read."""
         if space == "labeller":

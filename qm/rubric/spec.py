@@ -15,6 +15,10 @@ SpeakerSel = Literal["agent", "customer", "any"]
 # which sentence vectors a meaning match compares: the plain all-MiniLM space (made for similarity), or
 # the adapted space the classifier heads read (fine-tuned on sentiment, emotion, empathy, questions)
 EmbeddingSpace = Literal["similarity", "labeller"]
+# Marks an option added after rubric versions were first stored with results: the loader hashes it only when
+# it differs from its default (which keeps the earlier behaviour), so upgrading qm does not re-version a rubric
+# that does not use it.  Use as ``Field(default=..., json_schema_extra=HASHED_WHEN_SET)``.
+HASHED_WHEN_SET = {"hashed_when_set": True}
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 

@@ -12,6 +12,7 @@ reported as a line number.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,8 @@ class Source:
     path: Path
     data: Any
     lines: dict[Loc, int] = field(default_factory=dict)
-    # other files the rubric reads (``examples_file``): resolved path -> sha256 of their bytes
+    # sha256 of the file's bytes, and of the other files the rubric reads (``examples_file``) by resolved path
+    digest: str = ""
     deps: dict[str, str] = field(default_factory=dict)
 
     def line_of(self, loc: Loc) -> int | None:
@@ -149,4 +151,4 @@ def read_source(path: Path) -> Source:
         _index_lines(node, (), lines, path)
     except RecursionError:
         raise RubricError.one(path, None, "", "nesting is too deep") from None
-    return Source(path=path, data=data, lines=lines)
+    return Source(path=path, data=data, lines=lines, digest=hashlib.sha256(raw).hexdigest())

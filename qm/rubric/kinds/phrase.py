@@ -31,7 +31,7 @@ from pydantic import Field, model_validator
 from qm.rubric.examples import ExampleList, check_disjoint, encode_examples
 from qm.rubric.kinds.presence import Match, PresenceKind, PresenceSpec
 from qm.rubric.registry import PrepareContext, register_kind
-from qm.rubric.spec import EmbeddingSpace
+from qm.rubric.spec import HASHED_WHEN_SET, EmbeddingSpace
 from qm.rubric.view import CallView
 from qm.types import Utterance
 
@@ -45,10 +45,10 @@ class PhraseSpec(PresenceSpec):
     # near misses that must not match by meaning; each vetoes a match it is closer to than any example
     counter_examples: ExampleList = Field(default_factory=list)
     # a meaning match needs its best example at least this much closer than the nearest counter-example
-    counter_margin: float = Field(default=0.0, ge=0, le=1)
+    counter_margin: float = Field(default=0.0, ge=0, le=1, json_schema_extra=HASHED_WHEN_SET)
     # more examples / counter-examples, from a YAML file beside the rubric (merged in by the loader)
-    examples_file: str | None = None
-    encoder: EmbeddingSpace = "similarity"
+    examples_file: str | None = Field(default=None, json_schema_extra=HASHED_WHEN_SET)
+    encoder: EmbeddingSpace = Field(default="similarity", json_schema_extra=HASHED_WHEN_SET)
 
     @model_validator(mode="after")
     def _something(self) -> PhraseSpec:
