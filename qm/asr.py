@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from qm.audio import TARGET_RATE
 from qm.errors import ModelError
 from qm.types import Speaker, Word
 
@@ -43,6 +45,13 @@ class ASROptions:
     # Greedy only. faster-whisper's default falls back to *sampling* at 0.2…1.0 when a segment looks
     # like a hallucination, which made the same call transcribe differently run to run.
     temperature: tuple[float, ...] = (0.0,)
+    # Greedy decoding sometimes falls into a loop ("my phone will and my phone will and ...") that swallows
+    # a minute of the other turns.  A segment that compresses better than this (Whisper's own hallucination
+    # test, gzip ratio of its text) is decoded again over its own span with beam search, which is
+    # deterministic, unlike the sampling fallback above; the re-decode is kept when it loops less.
+    # 0 switches the re-decode off.
+    loop_compression_ratio: float = 2.4
+    loop_beam_size: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +138,7 @@ class Transcriber:
         except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError for bad model files
             raise ModelError(f"cannot load Whisper model from {self.model.path}: {exc}") from exc
         self._lock = threading.Lock()
+        self.loop_redecodes = 0  # segments decoded again because greedy decoding looped (for the benches)
 
     def transcribe(
         self, samples: np.ndarray, offset_s: float = 0.0, speaker: Speaker = "unknown", channel: int = 0
@@ -136,24 +146,70 @@ class Transcriber:
         """Lazily yield words of one 16 kHz mono channel, with times shifted by ``offset_s``."""
         if samples.size == 0 or float(np.max(np.abs(samples))) < 1e-4:
             return
-        o = self.options
+        samples = samples.astype(np.float32, copy=False)
         with self._lock:
-            segments, _info = self._whisper.transcribe(
-                samples.astype(np.float32, copy=False),
-                language=o.language, beam_size=o.beam_size, vad_filter=o.vad_filter,
-                vad_parameters={"min_silence_duration_ms": o.vad_min_silence_ms},
-                word_timestamps=o.word_timestamps, condition_on_previous_text=o.condition_on_previous_text,
-                no_speech_threshold=o.no_speech_threshold, initial_prompt=o.initial_prompt, hotwords=o.hotwords,
-                temperature=list(o.temperature),
-            )
-            for seg in segments:
-                for w in seg.words or ():
-                    if not w.word.strip():
+            for run in self._runs(self._segments(samples, self.options.beam_size)):
+                if len(run) > 1 or self._looped(run[0]):
+                    redo = self._redecode(samples, run)
+                    if redo is not None:
+                        start_s, run = redo
+                        for seg in run:
+                            yield from self._words(seg, start_s + offset_s, speaker, channel)
                         continue
-                    yield Word(
-                        start=round(float(w.start) + offset_s, 3), end=round(float(w.end) + offset_s, 3), text=w.word,
-                        probability=round(float(w.probability), 4), speaker=speaker, channel=channel,
-                    )
+                for seg in run:
+                    yield from self._words(seg, offset_s, speaker, channel)
+
+    def _looped(self, seg: Any) -> bool:
+        limit = self.options.loop_compression_ratio
+        return bool(limit) and float(seg.compression_ratio) > limit
+
+    def _runs(self, segments: Iterator[Any]) -> Iterator[list[Any]]:
+        """Segments one at a time, except consecutive looped ones, which come together: one 30 s window
+        that looped is cut into many segments that share its compression ratio."""
+        run: list[Any] = []
+        for seg in segments:
+            if self._looped(seg):
+                run.append(seg)
+                continue
+            if run:
+                yield run
+                run = []
+            yield [seg]
+        if run:
+            yield run
+
+    def _segments(self, samples: np.ndarray, beam_size: int) -> Iterator[Any]:
+        o = self.options
+        segments, _info = self._whisper.transcribe(
+            samples, language=o.language, beam_size=beam_size, vad_filter=o.vad_filter,
+            vad_parameters={"min_silence_duration_ms": o.vad_min_silence_ms},
+            word_timestamps=o.word_timestamps, condition_on_previous_text=o.condition_on_previous_text,
+            no_speech_threshold=o.no_speech_threshold, initial_prompt=o.initial_prompt, hotwords=o.hotwords,
+            temperature=list(o.temperature),
+        )
+        return segments
+
+    def _redecode(self, samples: np.ndarray, looped: list[Any]) -> tuple[float, list[Any]] | None:
+        """The audio of a looped run decoded again with beam search (its start in seconds and its segments),
+        or None when that loops as badly."""
+        lo = max(0, int(float(looped[0].start) * TARGET_RATE))
+        hi = min(samples.size, int(np.ceil(float(looped[-1].end) * TARGET_RATE)))
+        if hi - lo < TARGET_RATE // 10:
+            return None
+        redo = list(self._segments(samples[lo:hi], self.options.loop_beam_size))
+        self.loop_redecodes += 1
+        worst = max((float(r.compression_ratio) for r in redo), default=0.0)
+        return (lo / TARGET_RATE, redo) if worst < min(float(s.compression_ratio) for s in looped) else None
+
+    @staticmethod
+    def _words(seg: Any, offset_s: float, speaker: Speaker, channel: int) -> Iterator[Word]:
+        for w in seg.words or ():
+            if not w.word.strip():
+                continue
+            yield Word(
+                start=round(float(w.start) + offset_s, 3), end=round(float(w.end) + offset_s, 3), text=w.word,
+                probability=round(float(w.probability), 4), speaker=speaker, channel=channel,
+            )
 
 
 @lru_cache(maxsize=2)
