@@ -8,8 +8,8 @@ every set with another rubric file (e.g. the rubric before the examples files:
 ``git show 9d3cd39:rubrics/default.yaml``); ``--encoder similarity`` compares the plain vectors instead of
 the labeller's.
 
-Run: .venv/bin/python -m bench.examples_loso --criterion professionalism|resolution [--baseline FILE]
-     [--encoder similarity|labeller]
+Run: .venv/bin/python -m bench.examples_loso --criterion professionalism|resolution|upset|acknowledgement
+     [--baseline FILE] [--encoder similarity|labeller]
 """
 
 from __future__ import annotations
@@ -18,23 +18,40 @@ import argparse
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import yaml
 
 from bench.labelled_sets import CALLS, SETS
 from bench.make_rubric_examples import RUBRIC, SOURCES, UNSEEN, build, render
-from bench.rubric_scripts import layout
+from bench.rubric_scripts import LABEL_CRITERIA, layout
 from qm.rubric import load_rubric
 
 Tally = tuple[int, int, int, int]
+_LAYOUTS: dict[Path, tuple] = {}
+_VECTORS: dict[tuple[str, str], np.ndarray] = {}
+
+
+def _memo_encode(enc: Any, texts: list[str]) -> np.ndarray:
+    """``encode_examples`` with a per-sentence memo: the folds share nearly all their sentences, and encoding
+    each fold's thousands of examples from scratch would dominate the run."""
+    ident = getattr(enc, "identity", None) or str(getattr(enc, "path", type(enc).__name__))
+    todo = [t for t in dict.fromkeys(texts) if (ident, t) not in _VECTORS]
+    if todo:
+        for t, v in zip(todo, np.asarray(enc.encode(todo), dtype=np.float32), strict=True):
+            _VECTORS[(ident, t)] = v
+    return np.stack([_VECTORS[(ident, t)] for t in texts]) if texts else np.zeros((0, 384), np.float32)
 
 
 def verdicts(rubric_path: Path, paths: list[Path], criterion: str) -> list[tuple[bool | None, bool | None]]:
-    """(qm, reviewer) verdicts of each script on ``criterion``."""
+    """(qm, reviewer) verdicts of each script on ``criterion`` (labelled by the heads once, when it reads labels)."""
     rubric = load_rubric(rubric_path)
     out = []
     for path in paths:
-        inp, human = layout(path)
+        if path not in _LAYOUTS:
+            _LAYOUTS[path] = layout(path, criterion in LABEL_CRITERIA)
+        inp, human = _LAYOUTS[path]
         got = next(c.passed for c in rubric.score(inp).criteria if c.id == criterion)
         out.append((got, human.get(criterion)))
     return out
@@ -48,34 +65,49 @@ def tally(pairs: list[tuple[bool | None, bool | None]]) -> Tally:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--criterion", choices=sorted(SOURCES), required=True)
+    ap.add_argument("--criterion", choices=sorted(SOURCES), required=True, action="append",
+                    help="the examples file(s) rebuilt for each fold (several: files of the same criterion)")
     ap.add_argument("--baseline", type=Path, default=None, help="also score every set with this rubric file")
+    ap.add_argument("--rubric", type=Path, default=RUBRIC,
+                    help="the rubric file whose folder is copied for each fold (default: rubrics/default.yaml)")
     ap.add_argument("--encoder", choices=("labeller", "similarity"), default=None,
                     help="vectors the criterion compares (default: as the rubric says)")
     args = ap.parse_args()
-    source = SOURCES[args.criterion]
+    from qm.rubric import examples as examples_module
+    from qm.rubric.kinds import phrase as phrase_module
+
+    examples_module.encode_examples = phrase_module.encode_examples = _memo_encode  # type: ignore[assignment]
+    sources = [SOURCES[c] for c in args.criterion]
+    criterion = sources[0].criterion
+    if any(s.criterion != criterion for s in sources):
+        ap.error("the files must belong to one criterion")
     sets = [s for s in SETS["all"] if s not in UNSEEN]  # folder names
     work = Path(tempfile.mkdtemp(prefix="qm-loso-"))
-    folder = Path(shutil.copytree(RUBRIC.parent, work / "rubrics"))
-    examples = folder / source.out.relative_to(RUBRIC.parent)
+    folder = Path(shutil.copytree(args.rubric.parent, work / "rubrics"))
+    name = args.rubric.name
     if args.encoder:  # the fold's rubric copy, with the criterion's vectors switched
-        data = yaml.safe_load((folder / RUBRIC.name).read_text(encoding="utf-8"))
-        next(c for c in data["criteria"] if c["id"] == args.criterion)["encoder"] = args.encoder
-        (folder / RUBRIC.name).write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        data = yaml.safe_load((folder / name).read_text(encoding="utf-8"))
+        crit = next(c for c in data["criteria"] if c["id"] == criterion)
+        for source in sources:
+            (crit[source.field] if source.field else crit)["encoder"] = args.encoder
+        (folder / name).write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     rows: list[tuple[str, Tally, Tally | None]] = []
-    for name in sets:
-        paths = sorted((CALLS / name).glob("*.yaml"))
-        examples.write_text(render(source, build(source, leave_out=(*UNSEEN, name))), encoding="utf-8")
-        fold = tally(verdicts(folder / RUBRIC.name, paths, args.criterion))
-        base = tally(verdicts(args.baseline, paths, args.criterion)) if args.baseline else None
-        rows.append((name, fold, base))
-        print(f"{name:9} left out: {fold[0]}/{fold[1]} agree, {fold[2]} false pass(es), {fold[3]} false fail(s)"
+    for set_name in sets:
+        paths = sorted((CALLS / set_name).glob("*.yaml"))
+        for source in sources:
+            text = render(source, build(source, leave_out=(*UNSEEN, set_name), rubric=args.rubric))
+            (folder / source.out.relative_to(RUBRIC.parent)).write_text(text, encoding="utf-8")
+        fold = tally(verdicts(folder / name, paths, criterion))
+        base = tally(verdicts(args.baseline, paths, criterion)) if args.baseline else None
+        rows.append((set_name, fold, base))
+        print(f"{set_name:9} left out: {fold[0]}/{fold[1]} agree, {fold[2]} false pass(es), {fold[3]} false fail(s)"
               + (f"   baseline {base[0]}/{base[1]} ({base[2]}, {base[3]})" if base else ""), flush=True)
     for label, idx in (("left-one-set-out", 1), ("baseline", 2)):
         parts = [r[idx] for r in rows if r[idx] is not None]
         if parts:
             a, n, fp, ff = (sum(p[i] for p in parts) for i in range(4))  # type: ignore[index]
-            print(f"{args.criterion} {label}: {a}/{n} = {a / n:.1%} agree, {fp} false pass(es), {ff} false fail(s)")
+            print(f"{criterion} ({', '.join(args.criterion)}) {label}: {a}/{n} = {a / n:.1%} agree, "
+                  f"{fp} false pass(es), {ff} false fail(s)")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -5,18 +5,20 @@ Why: a few example sentences catch what is worded like them.  Unprofessional rem
 are sarcasm, blame, condescension and brush-offs in words no regex foresees ("raising your voice isn't
 going to make the bag fly any faster"), and next steps come in endless forms ("Truck's dispatched. Forty
 minutes."), while vague promises ("leave it with me") must not count.  Each bench call carries a reviewer's
-verdict per criterion; a per-turn file (one labeller, reading every call) says which agent turns carry it.
-Those turns become ``examples`` and every agent sentence of the calls with the opposite verdict becomes a
-``counter_example``, so the criterion matches an utterance only when it is clearly nearer a known example
+verdict per criterion; a per-turn file (one labeller, reading every call) says which turns carry it.
+Those turns become ``examples`` and the sentences of the calls with the other verdict (table) become
+``counter_examples``, so the criterion matches an utterance only when it is clearly nearer a known example
 than any counter-example (a nearest-neighbour rule; docs/rubrics.md).
 
-| criterion | examples: agent turns named in | of calls labelled | counter-examples: agent sentences of calls labelled |
+| file | examples: turns named in | of calls labelled | counter-examples: sentences of calls labelled |
 |---|---|---|---|
 | professionalism | bench/calls/unprofessional_turns.json | failed | passed |
 | resolution | bench/calls/resolution_turns.json | passed | failed |
+| identity_verification | bench/calls/identity_turns.json | passed | passed or failed (turns not named) |
+| upset (empathy trigger) | bench/calls/empathy_turns.json, customer | passed or failed | any (turns not named) |
+| acknowledgement (empathy response) | bench/calls/empathy_turns.json, agent | passed or failed | failed (not named) |
 
-Sets written after these files were built (blind29 and later) stay out of them until they have been scored
-once, so they measure them unseen.
+Sets written after these files were built (blind29 and later) stay out of them, so they measure them unseen.
 
 Run: .venv/bin/python -m bench.make_rubric_examples [--criterion NAME] [--check]
 """
@@ -41,33 +43,58 @@ UNSEEN = ("blind29", "blind30", "blind31", "blind32")  # measure these files uns
 MIN_WORDS = 3  # "No." or "Brilliant." can be rude in context, but the words alone are not evidence
 
 
+Verdict = bool | None
+
+
 @dataclass(frozen=True)
 class ExampleSource:
-    criterion: str
-    turns: Path  # per call: the agent turns that carry the behaviour
-    flagged_verdict: bool  # the label of the calls whose named turns are the examples
+    name: str  # the file: rubrics/examples/<name>.yaml
+    criterion: str  # the default rubric's criterion whose verdicts select the calls
+    turns: Path  # per call: the turns that carry the behaviour
+    examples_from: tuple[Verdict, ...]  # calls with these verdicts give their named turns as examples
+    counters_from: tuple[Verdict, ...]  # calls with these verdicts give their sentences as counter-examples
     what: str  # one line for the file header
+    key: str = "turns"  # the list of named turns in a call's entry of ``turns``
+    speaker: str = "agent"  # whose turns
+    field: str | None = None  # where the criterion reads the file: itself, or one of its example sets
+    # counter-examples only from turns not named (calls that hold both, e.g. a failed empathy call that still
+    # acknowledged one moment)
+    counters_unnamed_only: bool = False
 
     @property
     def out(self) -> Path:
-        return PROJECT_ROOT / "rubrics" / "examples" / f"{self.criterion}.yaml"
+        return PROJECT_ROOT / "rubrics" / "examples" / f"{self.name}.yaml"
 
 
 SOURCES = {
     "professionalism": ExampleSource(
-        "professionalism", CALLS / "unprofessional_turns.json", False,
+        "professionalism", "professionalism", CALLS / "unprofessional_turns.json", (False,), (True,),
         "examples: unprofessional remarks agents made; counter_examples: every agent sentence of the calls that "
         "passed professionalism"),
     "resolution": ExampleSource(
-        "resolution", CALLS / "resolution_turns.json", True,
+        "resolution", "resolution", CALLS / "resolution_turns.json", (True,), (False,),
         "examples: the agent's fix or concrete next step; counter_examples: every agent sentence of the calls "
         "that failed resolution (vague promises, unanswered problems)"),
+    "identity_verification": ExampleSource(
+        "identity_verification", "identity_verification", CALLS / "identity_turns.json", (True,), (True, False),
+        "examples: agents asking for or confirming identifying details; counter_examples: the agents' other "
+        "sentences (a name alone, small talk, the problem itself)", counters_unnamed_only=True),
+    "upset": ExampleSource(
+        "upset", "empathy", CALLS / "empathy_turns.json", (True, False), (None, True, False),
+        "examples: what upset customers said; counter_examples: the customers' other sentences (calm details and "
+        "plain problem reports, and every sentence of the calls where the customer was never upset)",
+        key="upset", speaker="customer", field="trigger_examples", counters_unnamed_only=True),
+    "acknowledgement": ExampleSource(
+        "acknowledgement", "empathy", CALLS / "empathy_turns.json", (True, False), (False,),
+        "examples: agents acknowledging an upset customer's feelings or situation; counter_examples: the other "
+        "agent sentences of the calls that failed empathy", key="empathy", field="response_examples",
+        counters_unnamed_only=True),
 }
 
 HEADER = """\
-# Examples for the default rubric's {criterion} criterion (rubrics/default.yaml), from the project's
+# Examples for the default rubric's {where} (rubrics/default.yaml), from the project's
 # labelled bench calls (turns named in bench/calls/{turns}).
-# GENERATED by: .venv/bin/python -m bench.make_rubric_examples --criterion {criterion}
+# GENERATED by: .venv/bin/python -m bench.make_rubric_examples --criterion {name}
 # {what}.
 # Sets {unseen} are left out: they measure this file unseen (docs/benchmarks.md).
 # A QA lead may add lines by hand; re-running the command rebuilds the file from the bench calls.
@@ -90,10 +117,12 @@ def _carries(sentence: str, span: str) -> bool:
 def build(source: ExampleSource, leave_out: tuple[str, ...] = UNSEEN, rubric: Path = RUBRIC) -> dict[str, list[str]]:
     """The examples file's lists from every labelled set except ``leave_out``."""
     named: dict[str, dict[int, str]] = {
-        key: {t["index"]: t["span"] for t in v["turns"]} for key, v in json.loads(source.turns.read_text()).items()}
+        key: {t["index"]: t["span"] for t in v[source.key]} for key, v in json.loads(source.turns.read_text()).items()}
     crit = next(c for c in yaml.safe_load(rubric.read_text())["criteria"] if c["id"] == source.criterion)
-    inline_pos = set(crit.get("examples") or [])
-    inline_neg = set(crit.get("counter_examples") or [])
+    where = crit.get(source.field) or {} if source.field else crit
+    pos_key, neg_key = ("positive", "negative") if source.field else ("examples", "counter_examples")
+    inline_pos = set(where.get(pos_key) or [])
+    inline_neg = set(where.get(neg_key) or [])
     pos: set[str] = set()
     neg: set[str] = set()
     for folder in (f for f in SETS["all"] if f not in leave_out):
@@ -102,17 +131,17 @@ def build(source: ExampleSource, leave_out: tuple[str, ...] = UNSEEN, rubric: Pa
             label = (script.get("labels") or {}).get(source.criterion)
             key = f"bench/calls/{folder}/{path.name}"
             turns = named.get(key, {})
-            if label is source.flagged_verdict and not turns:
-                raise SystemExit(f"{key} is labelled {source.criterion}={label} but {source.turns.name} names no "
-                                 "turn of it")
+            if label in source.examples_from and key not in named:
+                raise SystemExit(f"{key} is labelled {source.criterion}={label} but {source.turns.name} does not "
+                                 "name its turns")
             for i, turn in enumerate(script["turns"]):
-                if turn["speaker"] != "agent" or label is None:
+                if turn["speaker"] != source.speaker:
                     continue
-                if label is not source.flagged_verdict:
-                    neg.update(sentences(turn["text"]))
-                elif i in turns:
+                if label in source.examples_from and i in turns:
                     pos.add(turns[i])
                     pos.update(s for s in sentences(turn["text"]) if _carries(s, turns[i]))
+                if label in source.counters_from and not (source.counters_unnamed_only and i in turns):
+                    neg.update(sentences(turn["text"]))
     neg |= inline_neg
     # a sentence said in a call with the other verdict too (sarcastic "Brilliant.") is no evidence on its own
     pos -= neg | inline_pos
@@ -122,7 +151,8 @@ def build(source: ExampleSource, leave_out: tuple[str, ...] = UNSEEN, rubric: Pa
 
 def render(source: ExampleSource, data: dict[str, list[str]]) -> str:
     body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000)
-    return HEADER.format(criterion=source.criterion, turns=source.turns.name, what=source.what,
+    where = f"{source.criterion} criterion" + (f" ({source.field})" if source.field else "")
+    return HEADER.format(where=where, name=source.name, turns=source.turns.name, what=source.what,
                          unseen=", ".join(UNSEEN)) + body
 
 

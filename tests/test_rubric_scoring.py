@@ -283,6 +283,72 @@ def test_conditional_trigger_examples_ignore_plain_problem_statements(rubric_fil
     assert c.passed is False and c.evidence == [0]
 
 
+def test_conditional_examples_nearest_neighbour_rule(rubric_file: Any) -> None:
+    """With ``counter_margin`` an example set is a nearest-neighbour rule: the nearest positive must be the
+    margin closer than the nearest negative, whatever a linear model would say."""
+    from qm.nlp.encoder import get_similarity_encoder
+
+    said = "I'm worried sick the money won't come back."
+    pos, neg = "I'm so worried about the money.", "I'm not worried about the money any more."
+    v = get_similarity_encoder().encode([said, pos, neg])
+    gap = float(v[0] @ v[1] - v[0] @ v[2])
+    assert gap > 0.04
+    spec = f"""\
+        - id: empathy
+          kind: conditional
+          weight: 10
+          trigger: {{{{sentiment: negative}}}}
+          trigger_examples:
+            positive: ["{pos}", "This is ridiculous.", "I'm at my wits' end."]
+            negative: ["{neg}", "I'd like to change my address.", "My internet is down."]
+            min_similarity: 0.3
+            counter_margin: {{margin}}
+          response: {{{{empathy: true}}}}
+          within_turns: 2
+        """
+    rows = call([("customer", 0, 3, said, lab("negative", -0.7)),
+                 ("agent", 3.5, 6, "Can I take your account number?", lab())])
+    near = only(rubric_file(spec.format(margin=round(gap - 0.02, 3))).score(rows))
+    assert near.passed is False and near.evidence == [0], near.detail  # a trigger nobody answered
+    far = only(rubric_file(spec.format(margin=round(gap + 0.02, 3))).score(rows))
+    assert far.passed is None and "never happened" in far.detail
+
+
+def test_conditional_examples_can_use_the_labeller_vectors(rubric_file: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``encoder: labeller`` on an example set reads the adapted vectors the heads read; the rule sees them."""
+    from qm.nlp.encoder import get_encoder
+    from qm.rubric import examples as ex_mod
+
+    seen: list[int] = []
+    real = ex_mod.ExampleClassifier._nearest
+
+    def spy(self: Any, texts: list[str], x: Any) -> Any:
+        seen.append(x.shape[1])
+        out = real(self, texts, x)
+        want = get_encoder().encode(texts)
+        assert abs(float((x - want).max())) < 1e-5  # the labeller's vectors, not the plain ones
+        return out
+
+    monkeypatch.setattr(ex_mod.ExampleClassifier, "_nearest", spy)
+    spec = """\
+        - id: empathy
+          kind: conditional
+          weight: 10
+          trigger: {sentiment: negative}
+          trigger_examples:
+            positive: ["This is ridiculous.", "I'm at my wits' end.", "I'm so worried."]
+            negative: ["I'd like to change my address.", "My internet is down.", "I was charged twice."]
+            counter_margin: 0.05
+            encoder: labeller
+          response: {empathy: true}
+          within_turns: 2
+        """
+    rows = call([("customer", 0, 3, "This is absolutely ridiculous.", lab("negative", -0.9)),
+                 ("agent", 3.5, 6, "I'm so sorry, that sounds really stressful.", lab(empathy=True))])
+    c = only(rubric_file(spec).score(rows))
+    assert seen and c.passed is True, c.detail
+
+
 def test_conditional_min_words_and_require_modes(rubric_file: Any) -> None:
     rows = [("customer", 0, 2, "This is absolutely ridiculous.", lab("negative", -0.9)),
             ("agent", 2.5, 3, "Great.", lab(empathy=True)),  # a filler: too short to be empathy

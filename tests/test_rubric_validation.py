@@ -473,7 +473,80 @@ def test_examples_file_with_bad_bytes_names_that_file(tmp_path: Path) -> None:
     assert info.value.path == str(ex) and "not valid UTF-8" in info.value.reason
 
 
-@pytest.mark.parametrize("criterion", ["professionalism", "resolution"])
+NESTED_RUBRIC = """\
+    name: t
+    criteria:
+      - id: empathy
+        kind: conditional
+        trigger_speaker: customer
+        trigger: {{sentiment: negative}}
+        trigger_examples:
+          positive: ["I'm really upset about this."]
+          negative: ["My internet is down."]
+          examples_file: {name}
+        response: {{empathy: true}}
+        within_turns: 2
+"""
+
+
+def test_an_example_set_reads_an_examples_file_too(tmp_path: Path) -> None:
+    """A conditional's trigger examples can come from a file: its examples are positives, its
+    counter-examples negatives; the file is part of the version, and its errors name it."""
+    ex = tmp_path / "examples" / "upset.yaml"
+    ex.parent.mkdir()
+    ex.write_text('examples: ["This is ridiculous.", "I\'m so worried."]\n'
+                  'counter_examples: ["I need to cancel.", "I was charged twice."]\n')
+    rubric = write(tmp_path, NESTED_RUBRIC.format(name="examples/upset.yaml"))
+    r = load_rubric(rubric, prepare=False)
+    trig = r.criteria[0].trigger_examples
+    assert trig.positive == ["I'm really upset about this.", "This is ridiculous.", "I'm so worried."]
+    assert trig.negative == ["My internet is down.", "I need to cancel.", "I was charged twice."]
+    before = r.version
+    ex.write_text(ex.read_text().replace("ridiculous", "a joke"))
+    assert load_rubric(rubric, prepare=False).version != before
+    ex.write_text('examples: ["fine"]\nnegatives: ["x"]\n')
+    with pytest.raises(RubricError) as info:
+        load_rubric(rubric, prepare=False)
+    assert info.value.path == str(ex) and "unknown key 'negatives'" in info.value.reason
+    p = write(tmp_path, NESTED_RUBRIC.format(name="../x.yaml"), "bad.yaml")
+    err = refuse(p)
+    assert err.field == "criteria[0].trigger_examples.examples_file" and err.line == line_of(p, "examples_file")
+
+
+def test_example_set_options_added_later_do_not_re_version_a_rubric(tmp_path: Path) -> None:
+    """e3daa1accc08 is this rubric's version before example sets had examples_file, counter_margin and
+    encoder; stating their defaults keeps it, using one changes it."""
+    body = """\
+        name: pinned
+        criteria:
+          - id: empathy
+            kind: conditional
+            weight: 5
+            trigger_speaker: customer
+            trigger: {sentiment: negative}
+            trigger_examples:
+              positive: ["I'm really upset about this.", "This is ridiculous.", "I'm so worried."]
+              negative: ["My internet is down.", "I need to cancel.", "I was charged twice."]
+            response_speaker: agent
+            response: {empathy: true}
+            within_turns: 2
+        """
+
+    def version(text: str, folder: str) -> str:
+        (tmp_path / folder).mkdir()
+        return load_rubric(write(tmp_path / folder, text, "pin.yaml"), prepare=False).version
+
+    plain = version(body, "a")
+    assert plain == "e3daa1accc08"
+    pad = " " * 14
+    anchor = 'negative: ["My internet is down.", "I need to cancel.", "I was charged twice."]\n'
+    explicit = body.replace(anchor, f"{anchor}{pad}counter_margin: 0\n{pad}encoder: similarity\n")
+    assert version(explicit, "b") == plain
+    assert version(body.replace(anchor, f"{anchor}{pad}encoder: labeller\n"), "c") != plain
+
+
+@pytest.mark.parametrize("criterion", ["professionalism", "resolution", "identity_verification", "upset",
+                                       "acknowledgement"])
 def test_default_examples_files_are_what_the_bench_calls_give(criterion: str) -> None:
     """rubrics/examples/*.yaml are generated; a hand edit or a relabelled call must be rebuilt."""
     from bench.make_rubric_examples import SOURCES, build, render

@@ -33,7 +33,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from qm.rubric.spec import StrictModel
+from qm.rubric.spec import HASHED_WHEN_SET, EmbeddingSpace, StrictModel
 
 ALGO_VERSION = "lr-v2"
 # With ``clauses: true``, an utterance of at least this many words that does not match as a whole is also
@@ -153,6 +153,15 @@ class ExampleSet(StrictModel):
     min_similarity: float = Field(default=0.3, ge=0, le=1)
     regex: RegexList = Field(default_factory=list)
     clauses: bool = False  # also judge the clauses of a long utterance (CLAUSE_MIN_WORDS); see ExampleClassifier
+    # more positives (its ``examples:``) and negatives (``counter_examples:``) from a YAML file beside the rubric,
+    # merged in by the loader, as for a phrase criterion
+    examples_file: str | None = Field(default=None, json_schema_extra=HASHED_WHEN_SET)
+    # > 0: a nearest-neighbour rule instead of the logistic model (``threshold`` is then unused): an utterance
+    # matches when its nearest positive is at least ``min_similarity`` close and this much closer than its
+    # nearest negative.  Suited to hundreds of labelled sentences, where a linear boundary underfits.
+    counter_margin: float = Field(default=0.0, ge=0, le=1, json_schema_extra=HASHED_WHEN_SET)
+    # which vectors: the plain similarity encoder, or the adapted one the classifier heads read
+    encoder: EmbeddingSpace = Field(default="similarity", json_schema_extra=HASHED_WHEN_SET)
 
     @model_validator(mode="after")
     def _disjoint(self) -> ExampleSet:
@@ -228,9 +237,11 @@ class ExampleClassifier:
     """Trained once per rubric load (or read from the cache); judges utterances by text + embedding."""
 
     def __init__(self, positive: list[str], negative: list[str], threshold: float, min_similarity: float,
-                 regex: list[str], clauses: bool = False) -> None:
+                 regex: list[str], clauses: bool = False, counter_margin: float = 0.0) -> None:
         self.positive, self.negative = list(positive), list(negative)
         self.threshold, self.min_similarity = threshold, min_similarity
+        self.counter_margin = counter_margin
+        self._neg: np.ndarray | None = None
         self.patterns = compile_patterns(regex)
         self.clauses = clauses
         self._enc: Any = None
@@ -241,24 +252,31 @@ class ExampleClassifier:
 
     @classmethod
     def from_set(cls, ex: ExampleSet) -> ExampleClassifier:
-        return cls(ex.positive, ex.negative, ex.threshold, ex.min_similarity, ex.regex, ex.clauses)
+        return cls(ex.positive, ex.negative, ex.threshold, ex.min_similarity, ex.regex, ex.clauses,
+                   ex.counter_margin)
 
     @property
     def prepared(self) -> bool:
         """Trained (or read from the cache), and holding the encoder when clauses are judged."""
-        return self.model is not None and (not self.clauses or self._enc is not None)
+        ready = self._neg is not None if self.counter_margin else self.model is not None
+        return ready and (not self.clauses or self._enc is not None)
 
     def prepare(self, enc: Any) -> None:
         self._enc = enc  # clause judgements embed the clauses of each call
+        if self.counter_margin:
+            if self._neg is None:
+                self._pos = encode_examples(enc, self.positive)
+                self._neg = encode_examples(enc, [*self.negative, *BACKGROUND_NEGATIVES])
+            return
         if self.model is not None:
             return
-        self._pos = np.asarray(enc.encode(self.positive), dtype=np.float32)
+        self._pos = encode_examples(enc, self.positive)
         ident = getattr(enc, "identity", None) or str(getattr(enc, "path", type(enc).__name__))
         self.cache_path = _cache_dir() / f"{cache_key(self.positive, self.negative, ident)}.json"
         model = _load_cached(self.cache_path)
         self.from_cache = model is not None and model.coef.shape[0] == self._pos.shape[1]
         if not self.from_cache:
-            neg = np.asarray(enc.encode([*self.negative, *BACKGROUND_NEGATIVES]), dtype=np.float32)
+            neg = encode_examples(enc, [*self.negative, *BACKGROUND_NEGATIVES])
             model = train(self._pos, neg)
             _store(self.cache_path, model)
         self.model = model
@@ -288,6 +306,8 @@ class ExampleClassifier:
         return out
 
     def _judge(self, texts: list[str], x: np.ndarray) -> list[Judgement]:
+        if self.counter_margin:
+            return self._nearest(texts, x)
         assert self.model is not None and self._pos is not None, "prepare() was not called"
         probs = self.model.proba(x)
         sims = (x @ self._pos.T).max(axis=1)
@@ -298,6 +318,20 @@ class ExampleClassifier:
                 continue
             ok = bool(text.strip()) and p >= self.threshold and sim >= self.min_similarity
             out.append(Judgement(ok, float(p), f"p={p:.2f}, similarity {sim:.2f}"))
+        return out
+
+
+    def _nearest(self, texts: list[str], x: np.ndarray) -> list[Judgement]:
+        assert self._pos is not None and self._neg is not None, "prepare() was not called"
+        sims = (x @ self._pos.T).max(axis=1)
+        near = (x @ self._neg.T).max(axis=1)
+        out = []
+        for text, sim, neg in zip(texts, sims, near, strict=True):
+            if self.explicit(text):
+                out.append(Judgement(True, 1.0, "regex"))
+                continue
+            ok = bool(text.strip()) and sim >= self.min_similarity and sim >= neg + self.counter_margin
+            out.append(Judgement(ok, float(sim), f"similarity {sim:.2f}, nearest negative {neg:.2f}"))
         return out
 
 

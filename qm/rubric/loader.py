@@ -121,12 +121,18 @@ def _issues_from(exc: ValidationError, src: Source, prefix: Loc, model: type[Bas
     return issues
 
 
-def _criterion_payload(spec: CriterionSpec) -> dict[str, Any]:
-    """The criterion as hashed into the version; options marked ``HASHED_WHEN_SET`` only when set."""
+def _criterion_payload(spec: BaseModel) -> dict[str, Any]:
+    """The criterion as hashed into the version; options marked ``HASHED_WHEN_SET`` (of the criterion or of
+    a model inside it, such as an example set) only when set."""
     data = spec.model_dump(mode="json")
-    later = {name: f.default for name, f in type(spec).model_fields.items()
-             if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("hashed_when_set")}
-    return {k: v for k, v in data.items() if not (k in later and v == later[k])}
+    for name, field in type(spec).model_fields.items():
+        value = getattr(spec, name)
+        extra = field.json_schema_extra
+        if isinstance(extra, dict) and extra.get("hashed_when_set") and value == field.default:
+            data.pop(name)
+        elif isinstance(value, BaseModel):
+            data[name] = _criterion_payload(value)
+    return data
 
 
 def _canonical_version(payload: dict[str, Any]) -> str:
@@ -180,12 +186,11 @@ def _validate_criteria(src: Source, header: RubricHeader) -> tuple[list[Criterio
                                 f"unknown criterion kind {kind!r}", f"known kinds: {', '.join(kinds)}"))
             continue
         model = REGISTRY[kind].Spec
-        if "examples_file" in raw and "examples_file" in model.model_fields:
-            merged = _merge_examples_file(src, loc, raw)
-            if isinstance(merged, Issue):
-                issues.append(merged)
-                continue
-            raw = merged
+        merged = _merge_examples_files(src, loc, raw, model)
+        if isinstance(merged, Issue):
+            issues.append(merged)
+            continue
+        raw = merged
         try:
             specs.append(model.model_validate(raw))
         except ValidationError as exc:
@@ -196,7 +201,35 @@ def _validate_criteria(src: Source, header: RubricHeader) -> tuple[list[Criterio
 EXAMPLE_KEYS = ("examples", "counter_examples")
 
 
-def _merge_examples_file(src: Source, loc: Loc, raw: dict[str, Any]) -> dict[str, Any] | Issue:
+def _merge_examples_files(src: Source, loc: Loc, raw: dict[str, Any],
+                          model: type[CriterionSpec]) -> dict[str, Any] | Issue:
+    """The criterion with every ``examples_file`` merged in: its own (a phrase's examples and
+    counter-examples) and those of its example sets (a conditional's trigger or response examples:
+    positive and negative)."""
+    out = raw
+    if "examples_file" in raw and "examples_file" in model.model_fields:
+        merged = _merge_examples_file(src, loc, raw, EXAMPLE_KEYS)
+        if isinstance(merged, Issue):
+            return merged
+        out = merged
+    for name, field in model.model_fields.items():
+        nested = raw.get(name)
+        if isinstance(nested, dict) and "examples_file" in nested and _is_example_set(field.annotation):
+            merged = _merge_examples_file(src, (*loc, name), nested, ("positive", "negative"))
+            if isinstance(merged, Issue):
+                return merged
+            out = {**out, name: merged}
+    return out
+
+
+def _is_example_set(annotation: Any) -> bool:
+    from qm.rubric.examples import ExampleSet
+
+    return annotation is ExampleSet or ExampleSet in getattr(annotation, "__args__", ())
+
+
+def _merge_examples_file(src: Source, loc: Loc, raw: dict[str, Any],
+                         into: tuple[str, str]) -> dict[str, Any] | Issue:
     """The criterion with the examples and counter-examples of its ``examples_file`` appended.
 
     Why merged here: the rubric version hashes the criteria as validated, so editing the examples file
@@ -221,15 +254,15 @@ def _merge_examples_file(src: Source, loc: Loc, raw: dict[str, Any]) -> dict[str
         raise RubricError.one(path, ex.line_of((unknown[0],)), unknown[0], f"unknown key '{unknown[0]}'",
                               "an examples file holds only 'examples:' and 'counter_examples:' lists")
     out = dict(raw)
-    for key in EXAMPLE_KEYS:
+    for key, target in zip(EXAMPLE_KEYS, into, strict=True):
         items = ex.data.get(key, [])
         if not isinstance(items, list) or not all(isinstance(t, str) and t.strip() for t in items):
             bad = next((i for i, t in enumerate(items) if not (isinstance(t, str) and t.strip())), None) \
                 if isinstance(items, list) else None
             raise RubricError.one(path, ex.line_of((key,) if bad is None else (key, bad)), key,
                                   "expected a list of non-empty sentences", "one quoted sentence per '- ' line")
-        inline = raw.get(key) or []
-        out[key] = [*([inline] if isinstance(inline, str) else inline), *items]
+        inline = raw.get(target) or []
+        out[target] = [*([inline] if isinstance(inline, str) else inline), *items]
     src.deps[str(path.resolve())] = ex.digest
     return out
 

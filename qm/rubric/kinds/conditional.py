@@ -64,7 +64,9 @@ class ConditionalSpec(CriterionSpec):
 
 def _describe(filters: list[LabelFilter], examples: ExampleSet | None = None) -> str:
     text = " or ".join(f.describe() for f in filters)
-    return f"{text} and like the examples" if examples is not None else text
+    if examples is None:
+        return text
+    return f"{text} and like the examples" + (f" of {examples.examples_file}" if examples.examples_file else "")
 
 
 @register_kind("conditional")
@@ -78,13 +80,14 @@ class Conditional(CriterionKind):
         self.response_clf = ExampleClassifier.from_set(spec.response_examples) if spec.response_examples else None
 
     def prepare(self, ctx: PrepareContext) -> None:
-        for clf in (self.trigger_clf, self.response_clf):
-            if clf is not None and not clf.prepared:
-                clf.prepare(ctx.encoder())
+        for clf, ex in ((self.trigger_clf, self.spec.trigger_examples),
+                        (self.response_clf, self.spec.response_examples)):
+            if clf is not None and ex is not None and not clf.prepared:
+                clf.prepare(ctx.encoder(ex.encoder))
 
     @staticmethod
     def _select(call: CallView, utts: list[Utterance], filters: list[LabelFilter],
-                clf: ExampleClassifier | None) -> set[int]:
+                clf: ExampleClassifier | None, examples: ExampleSet | None) -> set[int]:
         """Indexes of ``utts`` that match the label filters and, when given, the examples.
 
         A regex cue of the examples counts on its own, label filters or not: explicit wording ("I'm
@@ -94,7 +97,8 @@ class Conditional(CriterionKind):
         hits = [u for u in utts if u.index not in explicit and matches_any(filters, u)]
         if clf is None or not hits:
             return explicit | {u.index for u in hits}
-        x = np.stack([call.embedding(u) for u in hits])
+        space = examples.encoder if examples is not None else "similarity"
+        x = np.stack([call.embedding(u, space) for u in hits])
         judged = clf.judge([u.text for u in hits], x)
         return explicit | {u.index for u, j in zip(hits, judged, strict=True) if j.matched}
 
@@ -108,9 +112,10 @@ class Conditional(CriterionKind):
         s = self.spec
         utts = call.utterances
         side = call.by_speaker(s.trigger_speaker)
-        trig_ok = self._select(call, side, s.trigger, self.trigger_clf)
+        trig_ok = self._select(call, side, s.trigger, self.trigger_clf, s.trigger_examples)
         triggers = [u for u in side if u.index in trig_ok]
-        resp_ok = (self._select(call, call.by_speaker(s.response_speaker), s.response, self.response_clf)
+        resp_ok = (self._select(call, call.by_speaker(s.response_speaker), s.response, self.response_clf,
+                                s.response_examples)
                    if triggers else set())
         flagged = {i for cid in s.response_not_flagged_by
                    if (v := call.verdicts.get(cid)) is not None and v.passed is False for i in v.evidence}
