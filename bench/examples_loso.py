@@ -28,7 +28,7 @@ from bench.make_rubric_examples import RUBRIC, SOURCES, UNSEEN, build, render
 from bench.rubric_scripts import LABEL_CRITERIA, layout
 from qm.rubric import load_rubric
 
-Tally = tuple[int, int, int, int]
+Tally = tuple[int, int, int, int, int, int]
 _LAYOUTS: dict[Path, tuple] = {}
 _VECTORS: dict[tuple[str, str], np.ndarray] = {}
 
@@ -58,9 +58,12 @@ def verdicts(rubric_path: Path, paths: list[Path], criterion: str) -> list[tuple
 
 
 def tally(pairs: list[tuple[bool | None, bool | None]]) -> Tally:
-    """agree, calls, false passes (reviewer failed, qm passed), false fails (reviewer passed, qm failed)."""
+    """agree, calls, false passes (reviewer failed, qm passed), false fails (reviewer passed, qm failed),
+    false not-applicable (the reviewer judged the call, qm found nothing to judge), false applicable (the
+    reviewer found nothing to judge, qm judged the call)."""
     return (sum(q == h for q, h in pairs), len(pairs), sum(h is False and q is True for q, h in pairs),
-            sum(h is True and q is False for q, h in pairs))
+            sum(h is True and q is False for q, h in pairs), sum(h is not None and q is None for q, h in pairs),
+            sum(h is None and q is not None for q, h in pairs))
 
 
 def main() -> None:
@@ -101,13 +104,15 @@ def main() -> None:
         base = tally(verdicts(args.baseline, paths, criterion)) if args.baseline else None
         rows.append((set_name, fold, base))
         print(f"{set_name:9} left out: {fold[0]}/{fold[1]} agree, {fold[2]} false pass(es), {fold[3]} false fail(s)"
-              + (f"   baseline {base[0]}/{base[1]} ({base[2]}, {base[3]})" if base else ""), flush=True)
+              + (f", {fold[4]} false n/a, {fold[5]} false applicable" if fold[4] or fold[5] else "")
+              + (f"   baseline {base[0]}/{base[1]} ({base[2]}, {base[3]}, {base[4]}, {base[5]})" if base else ""),
+              flush=True)
     for label, idx in (("left-one-set-out", 1), ("baseline", 2)):
         parts = [r[idx] for r in rows if r[idx] is not None]
         if parts:
-            a, n, fp, ff = (sum(p[i] for p in parts) for i in range(4))  # type: ignore[index]
+            a, n, fp, ff, fna, fap = (sum(p[i] for p in parts) for i in range(6))  # type: ignore[index]
             print(f"{criterion} ({', '.join(args.criterion)}) {label}: {a}/{n} = {a / n:.1%} agree, "
-                  f"{fp} false pass(es), {ff} false fail(s)")
+                  f"{fp} false pass(es), {ff} false fail(s), {fna} false not-applicable, {fap} false applicable")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -320,7 +320,7 @@ def test_conditional_examples_can_use_the_labeller_vectors(rubric_file: Any, mon
     from qm.rubric import examples as ex_mod
 
     seen: list[int] = []
-    real = ex_mod.ExampleClassifier._nearest
+    real = ex_mod.ExampleClassifier._judge
 
     def spy(self: Any, texts: list[str], x: Any) -> Any:
         seen.append(x.shape[1])
@@ -329,7 +329,7 @@ def test_conditional_examples_can_use_the_labeller_vectors(rubric_file: Any, mon
         assert abs(float((x - want).max())) < 1e-5  # the labeller's vectors, not the plain ones
         return out
 
-    monkeypatch.setattr(ex_mod.ExampleClassifier, "_nearest", spy)
+    monkeypatch.setattr(ex_mod.ExampleClassifier, "_judge", spy)
     spec = """\
         - id: empathy
           kind: conditional
@@ -523,6 +523,49 @@ def test_default_resolution_is_a_next_step_nearer_the_fixes_than_the_vague_promi
         rows = [("agent", 2, 5, said, lab()), ("customer", 6, 8, "Okay.", lab())]
         c = {c.id: c for c in r.score(call(rows, duration=10.0)).criteria}["resolution"]
         assert c.passed is expected, (said, c.detail)
+
+
+def test_default_identity_reads_its_examples_file() -> None:
+    """A request known only from the examples file (no regex) verifies; asking only for a name does not."""
+    import yaml
+
+    r = load_rubric("default", PROJECT_ROOT / "rubrics")
+    kind = next(k for k in r.kinds if k.spec.id == "identity_verification")
+    extra = yaml.safe_load((PROJECT_ROOT / "rubrics" / "examples" / "identity_verification.yaml").read_text())
+    known = "And can you confirm the street address for me?"
+    assert known in extra["examples"] and not any(p.search(known) for p in kind.spec.patterns())
+    assert kind.spec.encoder == "labeller" and kind.spec.counter_margin > 0
+    for said, expected in ((known, True), ("Could you confirm the billing address we hold for you?", True),
+                           ("Can I take your name?", False), ("Lovely, and how are you today?", False)):
+        rows = [("agent", 2, 5, said, lab(question="closed")), ("customer", 6, 8, "Okay.", lab())]
+        c = {c.id: c for c in r.score(call(rows, duration=10.0)).criteria}["identity_verification"]
+        assert c.passed is expected, (said, c.detail)
+
+
+def test_default_empathy_reads_its_upset_and_acknowledgement_files() -> None:
+    """The trigger knows upset worded like the bench callers' (no regex), not a calm fault report the sentiment
+    head calls negative; the response knows an acknowledgement from the agents' file."""
+    import yaml
+
+    r = load_rubric("default", PROJECT_ROOT / "rubrics")
+    kind = next(k for k in r.kinds if k.spec.id == "empathy")
+    files = {n: yaml.safe_load((PROJECT_ROOT / "rubrics" / "examples" / f"{n}.yaml").read_text())
+             for n in ("upset", "acknowledgement")}
+    upset, calm = "And I'm paying for a service I'm not getting.", "A couple of tiles are hanging off the gutter."
+    ack = "Completely understandable, you're doing the right thing by ringing."
+    assert upset in files["upset"]["examples"] and calm in files["upset"]["counter_examples"]
+    assert ack in files["acknowledgement"]["examples"]
+    assert not kind.trigger_clf.explicit(upset) and not kind.response_clf.explicit(ack)
+
+    def verdict(customer: str, agent: str) -> Any:
+        rows = [("customer", 0, 3, customer, lab("negative", -0.8)),
+                ("agent", 3.5, 6, agent, lab(empathy=True)), ("customer", 6.5, 8, "Okay.", lab())]
+        return {c.id: c for c in r.score(call(rows, duration=10.0)).criteria}["empathy"]
+
+    assert verdict(upset, ack).passed is True
+    assert verdict(upset, "Can I take your account number?").passed is False
+    plain = verdict(calm, ack)
+    assert plain.passed is None, plain.detail
 
 
 PROFESSIONALISM = """\

@@ -306,33 +306,22 @@ class ExampleClassifier:
         return out
 
     def _judge(self, texts: list[str], x: np.ndarray) -> list[Judgement]:
-        if self.counter_margin:
-            return self._nearest(texts, x)
-        assert self.model is not None and self._pos is not None, "prepare() was not called"
-        probs = self.model.proba(x)
+        assert self._pos is not None, "prepare() was not called"
         sims = (x @ self._pos.T).max(axis=1)
-        out = []
-        for text, p, sim in zip(texts, probs, sims, strict=True):
-            if self.explicit(text):
-                out.append(Judgement(True, 1.0, "regex"))
-                continue
-            ok = bool(text.strip()) and p >= self.threshold and sim >= self.min_similarity
-            out.append(Judgement(ok, float(p), f"p={p:.2f}, similarity {sim:.2f}"))
-        return out
-
-
-    def _nearest(self, texts: list[str], x: np.ndarray) -> list[Judgement]:
-        assert self._pos is not None and self._neg is not None, "prepare() was not called"
-        sims = (x @ self._pos.T).max(axis=1)
-        near = (x @ self._neg.T).max(axis=1)
-        out = []
-        for text, sim, neg in zip(texts, sims, near, strict=True):
-            if self.explicit(text):
-                out.append(Judgement(True, 1.0, "regex"))
-                continue
-            ok = bool(text.strip()) and sim >= self.min_similarity and sim >= neg + self.counter_margin
-            out.append(Judgement(ok, float(sim), f"similarity {sim:.2f}, nearest negative {neg:.2f}"))
-        return out
+        if self.counter_margin:  # nearest-neighbour rule
+            assert self._neg is not None
+            near = (x @ self._neg.T).max(axis=1)
+            oks = (sims >= self.min_similarity) & (sims >= near + self.counter_margin)
+            scores = sims
+            hows = [f"similarity {s:.2f}, nearest negative {n:.2f}" for s, n in zip(sims, near, strict=True)]
+        else:
+            assert self.model is not None
+            scores = self.model.proba(x)
+            oks = (scores >= self.threshold) & (sims >= self.min_similarity)
+            hows = [f"p={p:.2f}, similarity {s:.2f}" for p, s in zip(scores, sims, strict=True)]
+        return [Judgement(True, 1.0, "regex") if self.explicit(text)
+                else Judgement(bool(text.strip()) and bool(ok), float(score), how)
+                for text, ok, score, how in zip(texts, oks, scores, hows, strict=True)]
 
 
 def clauses(text: str) -> list[str]:
