@@ -489,30 +489,35 @@ def test_phrase_can_match_in_the_labeller_vector_space(rubric_file: Any) -> None
     assert abs(float(a[0] @ a[1]) - float(b[0] @ b[1])) > 0.01  # the two spaces really differ here
 
 
-def test_default_professionalism_uses_its_examples_file() -> None:
-    """A remark known only from the examples file (no regex, not inline) fails the call; ordinary ones pass."""
+def _default_criterion(cid: str, examples: str) -> tuple[Rubric, Any, dict[str, list[str]]]:
+    """The default rubric, one of its criteria and the examples file it reads."""
     import yaml
 
     r = load_rubric("default", PROJECT_ROOT / "rubrics")
-    kind = next(k for k in r.kinds if k.spec.id == "professionalism")
-    extra = yaml.safe_load((PROJECT_ROOT / "rubrics" / "examples" / "professionalism.yaml").read_text())
+    kind = next(k for k in r.kinds if k.spec.id == cid)
+    return r, kind, yaml.safe_load((PROJECT_ROOT / "rubrics" / "examples" / f"{examples}.yaml").read_text())
+
+
+def _agent_says(r: Rubric, cid: str, said: str, labels: dict[str, Any] | None = None) -> Any:
+    rows = [("agent", 2, 5, said, labels or lab()), ("customer", 6, 8, "Okay.", lab())]
+    return {c.id: c for c in r.score(call(rows, duration=10.0)).criteria}[cid]
+
+
+def test_default_professionalism_uses_its_examples_file() -> None:
+    """A remark known only from the examples file (no regex, not inline) fails the call; ordinary ones pass."""
+    r, kind, extra = _default_criterion("professionalism", "professionalism")
     assert len(kind.spec.examples) > 400 and len(kind.spec.counter_examples) > 5000
     remark = "A box. On a porch. Which is kind of what delivered looks like."
     assert remark in extra["examples"] and not any(p.search(remark) for p in kind.spec.patterns())
     for said, expected in ((remark, False), ("I've booked the engineer for Thursday morning.", True),
                            ("I'm so sorry, that must have been a horrible shock.", True)):
-        rows = [("agent", 2, 5, said, lab()), ("customer", 6, 8, "Okay.", lab())]
-        c = {c.id: c for c in r.score(call(rows, duration=10.0)).criteria}["professionalism"]
+        c = _agent_says(r, "professionalism", said)
         assert c.passed is expected, (said, c.detail)
 
 
 def test_default_resolution_is_a_next_step_nearer_the_fixes_than_the_vague_promises() -> None:
     """Resolution reads its examples file: a labelled next step passes, a labelled non-answer fails."""
-    import yaml
-
-    r = load_rubric("default", PROJECT_ROOT / "rubrics")
-    kind = next(k for k in r.kinds if k.spec.id == "resolution")
-    extra = yaml.safe_load((PROJECT_ROOT / "rubrics" / "examples" / "resolution.yaml").read_text())
+    r, kind, extra = _default_criterion("resolution", "resolution")
     assert kind.spec.encoder == "labeller" and not kind.spec.regex
     fix = "A patrol is on the way and should be with you in about forty minutes."
     vague = "Someone should get back to you."
@@ -520,37 +525,27 @@ def test_default_resolution_is_a_next_step_nearer_the_fixes_than_the_vague_promi
     for said, expected in ((fix, True), (vague, False),
                            ("An engineer will come out on Thursday morning to replace the router.", True),
                            ("I'll pass it on and see what they say.", False)):
-        rows = [("agent", 2, 5, said, lab()), ("customer", 6, 8, "Okay.", lab())]
-        c = {c.id: c for c in r.score(call(rows, duration=10.0)).criteria}["resolution"]
+        c = _agent_says(r, "resolution", said)
         assert c.passed is expected, (said, c.detail)
 
 
 def test_default_identity_reads_its_examples_file() -> None:
     """A request known only from the examples file (no regex) verifies; asking only for a name does not."""
-    import yaml
-
-    r = load_rubric("default", PROJECT_ROOT / "rubrics")
-    kind = next(k for k in r.kinds if k.spec.id == "identity_verification")
-    extra = yaml.safe_load((PROJECT_ROOT / "rubrics" / "examples" / "identity_verification.yaml").read_text())
+    r, kind, extra = _default_criterion("identity_verification", "identity_verification")
     known = "And can you confirm the street address for me?"
     assert known in extra["examples"] and not any(p.search(known) for p in kind.spec.patterns())
     assert kind.spec.encoder == "labeller" and kind.spec.counter_margin > 0
     for said, expected in ((known, True), ("Could you confirm the billing address we hold for you?", True),
                            ("Can I take your name?", False), ("Lovely, and how are you today?", False)):
-        rows = [("agent", 2, 5, said, lab(question="closed")), ("customer", 6, 8, "Okay.", lab())]
-        c = {c.id: c for c in r.score(call(rows, duration=10.0)).criteria}["identity_verification"]
+        c = _agent_says(r, "identity_verification", said, lab(question="closed"))
         assert c.passed is expected, (said, c.detail)
 
 
 def test_default_empathy_reads_its_upset_and_acknowledgement_files() -> None:
     """The trigger knows upset worded like the bench callers' (no regex), not a calm fault report the sentiment
     head calls negative; the response knows an acknowledgement from the agents' file."""
-    import yaml
-
-    r = load_rubric("default", PROJECT_ROOT / "rubrics")
-    kind = next(k for k in r.kinds if k.spec.id == "empathy")
-    files = {n: yaml.safe_load((PROJECT_ROOT / "rubrics" / "examples" / f"{n}.yaml").read_text())
-             for n in ("upset", "acknowledgement")}
+    r, kind, upset_file = _default_criterion("empathy", "upset")
+    files = {"upset": upset_file, "acknowledgement": _default_criterion("empathy", "acknowledgement")[2]}
     upset, calm = "And I'm paying for a service I'm not getting.", "A couple of tiles are hanging off the gutter."
     ack = "Completely understandable, you're doing the right thing by ringing."
     assert upset in files["upset"]["examples"] and calm in files["upset"]["counter_examples"]

@@ -237,8 +237,10 @@ class ExampleClassifier:
     """Trained once per rubric load (or read from the cache); judges utterances by text + embedding."""
 
     def __init__(self, positive: list[str], negative: list[str], threshold: float, min_similarity: float,
-                 regex: list[str], clauses: bool = False, counter_margin: float = 0.0) -> None:
+                 regex: list[str], clauses: bool = False, counter_margin: float = 0.0,
+                 space: EmbeddingSpace = "similarity") -> None:
         self.positive, self.negative = list(positive), list(negative)
+        self.space = space  # which vectors prepare() is given and judge() is passed
         self.threshold, self.min_similarity = threshold, min_similarity
         self.counter_margin = counter_margin
         self._neg: np.ndarray | None = None
@@ -253,7 +255,7 @@ class ExampleClassifier:
     @classmethod
     def from_set(cls, ex: ExampleSet) -> ExampleClassifier:
         return cls(ex.positive, ex.negative, ex.threshold, ex.min_similarity, ex.regex, ex.clauses,
-                   ex.counter_margin)
+                   ex.counter_margin, ex.encoder)
 
     @property
     def prepared(self) -> bool:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from qm.rubric.engine import Rubric
 from qm.rubric.errors import Issue, RubricError
+from qm.rubric.examples import ExampleSet
 from qm.rubric.registry import REGISTRY, known_kinds
 from qm.rubric.spec import CriterionSpec, RubricHeader
 from qm.rubric.yamlsrc import MAX_BYTES, Loc, Source, format_loc, read_source
@@ -223,8 +224,6 @@ def _merge_examples_files(src: Source, loc: Loc, raw: dict[str, Any],
 
 
 def _is_example_set(annotation: Any) -> bool:
-    from qm.rubric.examples import ExampleSet
-
     return annotation is ExampleSet or ExampleSet in getattr(annotation, "__args__", ())
 
 

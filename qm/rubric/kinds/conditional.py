@@ -80,14 +80,13 @@ class Conditional(CriterionKind):
         self.response_clf = ExampleClassifier.from_set(spec.response_examples) if spec.response_examples else None
 
     def prepare(self, ctx: PrepareContext) -> None:
-        for clf, ex in ((self.trigger_clf, self.spec.trigger_examples),
-                        (self.response_clf, self.spec.response_examples)):
-            if clf is not None and ex is not None and not clf.prepared:
-                clf.prepare(ctx.encoder(ex.encoder))
+        for clf in (self.trigger_clf, self.response_clf):
+            if clf is not None and not clf.prepared:
+                clf.prepare(ctx.encoder(clf.space))
 
     @staticmethod
     def _select(call: CallView, utts: list[Utterance], filters: list[LabelFilter],
-                clf: ExampleClassifier | None, examples: ExampleSet | None) -> set[int]:
+                clf: ExampleClassifier | None) -> set[int]:
         """Indexes of ``utts`` that match the label filters and, when given, the examples.
 
         A regex cue of the examples counts on its own, label filters or not: explicit wording ("I'm
@@ -97,8 +96,7 @@ class Conditional(CriterionKind):
         hits = [u for u in utts if u.index not in explicit and matches_any(filters, u)]
         if clf is None or not hits:
             return explicit | {u.index for u in hits}
-        space = examples.encoder if examples is not None else "similarity"
-        x = np.stack([call.embedding(u, space) for u in hits])
+        x = np.stack([call.embedding(u, clf.space) for u in hits])
         judged = clf.judge([u.text for u in hits], x)
         return explicit | {u.index for u, j in zip(hits, judged, strict=True) if j.matched}
 
@@ -112,10 +110,9 @@ class Conditional(CriterionKind):
         s = self.spec
         utts = call.utterances
         side = call.by_speaker(s.trigger_speaker)
-        trig_ok = self._select(call, side, s.trigger, self.trigger_clf, s.trigger_examples)
+        trig_ok = self._select(call, side, s.trigger, self.trigger_clf)
         triggers = [u for u in side if u.index in trig_ok]
-        resp_ok = (self._select(call, call.by_speaker(s.response_speaker), s.response, self.response_clf,
-                                s.response_examples)
+        resp_ok = (self._select(call, call.by_speaker(s.response_speaker), s.response, self.response_clf)
                    if triggers else set())
         flagged = {i for cid in s.response_not_flagged_by
                    if (v := call.verdicts.get(cid)) is not None and v.passed is False for i in v.evidence}
