@@ -1063,6 +1063,38 @@ def test_clauses_of_a_run_on_utterance_are_judged_when_asked(rubric_file: Any) -
     assert only(rubric_file(spec.rstrip() + "\n          clauses: true\n").score(short)).passed is False
 
 
+def test_phrase_clauses_of_a_run_on_utterance_are_judged_when_asked(rubric_file: Any) -> None:
+    """The phrase kind takes ``clauses: true`` too: Whisper wrote a vet's sympathy and the appointment as one
+    sentence, and the appointment only matches on its own."""
+    spec = """\
+        - id: next_step
+          kind: phrase
+          threshold: 0.6
+          examples: ["I've booked you an appointment for eleven forty this morning.",
+                     "An engineer will come out on Thursday between eight and twelve."]
+        """
+    said = ("I can hear how worried you are, and you've done exactly the right thing ringing us, with the "
+            "vomiting and a sore tummy, the vet will want to see him, I've got an appointment at 11.40 for you.")
+    run_on = call([("customer", 0, 2, "He's been sick twice.", lab()), ("agent", 2, 12, said, lab())])
+    whole = only(rubric_file(spec).score(run_on))
+    assert whole.passed is False, whole.detail
+    split = only(rubric_file(spec.rstrip() + "\n          clauses: true\n").score(run_on))
+    assert split.passed is True and split.evidence == [1], split.detail
+    assert "on the clause \"I've got an appointment at 11.40 for you.\"" in split.detail
+    assert "clauses of long utterances too" in rubric_file(spec.rstrip() + "\n          clauses: true\n") \
+        .kinds[0].summary()
+
+
+def test_phrase_clauses_need_examples(rubric_file: Any) -> None:
+    with pytest.raises(RubricError, match="clauses only apply to a meaning match"):
+        rubric_file("""\
+            - id: bye
+              kind: phrase
+              regex: ['\\bbye\\b']
+              clauses: true
+            """)
+
+
 def test_clause_split_points() -> None:
     from qm.rubric.examples import clauses
 

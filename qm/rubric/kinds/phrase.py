@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from qm.rubric.examples import ExampleList, check_disjoint, encode_examples
+from qm.rubric.examples import CLAUSE_MIN_WORDS, ExampleList, check_disjoint, clauses, encode_examples
 from qm.rubric.kinds.presence import Match, PresenceKind, PresenceSpec
 from qm.rubric.registry import PrepareContext, register_kind
 from qm.rubric.spec import HASHED_WHEN_SET, EmbeddingSpace
@@ -49,6 +49,8 @@ class PhraseSpec(PresenceSpec):
     # more examples / counter-examples, from a YAML file beside the rubric (merged in by the loader)
     examples_file: str | None = Field(default=None, json_schema_extra=HASHED_WHEN_SET)
     encoder: EmbeddingSpace = Field(default="similarity", json_schema_extra=HASHED_WHEN_SET)
+    # also judge the clauses of a long utterance that does not match as a whole (examples.CLAUSE_MIN_WORDS)
+    clauses: bool = Field(default=False, json_schema_extra=HASHED_WHEN_SET)
 
     @model_validator(mode="after")
     def _something(self) -> PhraseSpec:
@@ -56,6 +58,8 @@ class PhraseSpec(PresenceSpec):
             raise ValueError("give examples (sentences to match by meaning) and/or regex")
         if self.counter_examples and not self.examples:
             raise ValueError("counter_examples only refine a meaning match: give examples too")
+        if self.clauses and not self.examples:
+            raise ValueError("clauses only apply to a meaning match: give examples too")
         check_disjoint(self.examples, self.counter_examples)
         return self
 
@@ -72,8 +76,11 @@ class Phrase(PresenceKind):
         self._patterns = spec.patterns()
         self._examples: np.ndarray | None = None
         self._counter: np.ndarray | None = None
+        self._enc: object | None = None  # embeds clauses (``clauses: true``)
 
     def prepare(self, ctx: PrepareContext) -> None:
+        if self.spec.clauses and self._enc is None:
+            self._enc = ctx.encoder(self.spec.encoder)
         if self.spec.examples and self._examples is None:
             self._examples = encode_examples(ctx.encoder(self.spec.encoder), self.spec.examples)
         if self.spec.counter_examples and self._counter is None:
@@ -81,20 +88,34 @@ class Phrase(PresenceKind):
 
     def match(self, call: CallView, utts: list[Utterance]) -> list[Match]:
         out: list[Match] = []
-        margin = self.spec.counter_margin
         for u in utts:
             rx = any(p.search(u.text) for p in self._patterns)
-            sim = near = 0.0
-            if self._examples is not None and u.text.strip():
-                emb = call.embedding(u, self.spec.encoder)
-                sim = float(np.max(self._examples @ emb))
-                if self._counter is not None:
-                    near = float(np.max(self._counter @ emb))
-            vetoed = not rx and sim >= self.spec.threshold and self._counter is not None and near >= sim - margin
-            ok = rx or (sim >= self.spec.threshold and not vetoed)
-            how = "regex" if rx else f"similarity {sim:.2f}" + (f", counter-example {near:.2f}" if vetoed else "")
+            emb = call.embedding(u, self.spec.encoder) if self._examples is not None and u.text.strip() else None
+            ok, sim, how, vetoed = self._judge(emb, rx)
+            if not ok and emb is not None and self._enc is not None and len(u.text.split()) >= CLAUSE_MIN_WORDS:
+                # Whisper runs sentences together; one long vector dilutes what a clause of it says
+                pieces = clauses(u.text)
+                vecs = np.asarray(self._enc.encode(pieces), dtype=np.float32) if pieces else []  # type: ignore[attr-defined]
+                for piece, vec in zip(pieces, vecs, strict=True):
+                    c_ok, c_sim, c_how, _ = self._judge(vec, False)
+                    if c_ok:
+                        ok, sim, how, vetoed = True, c_sim, f"{c_how} on the clause {piece!r}", False
+                        break
             out.append(Match(u, 1.0 if rx else sim, ok, how, vetoed))
         return out
+
+    def _judge(self, emb: np.ndarray | None, rx: bool) -> tuple[bool, float, str, bool]:
+        """(matched, similarity, how, vetoed by a counter-example) for one vector."""
+        sim = near = 0.0
+        if emb is not None and self._examples is not None:
+            sim = float(np.max(self._examples @ emb))
+            if self._counter is not None:
+                near = float(np.max(self._counter @ emb))
+        vetoed = (not rx and sim >= self.spec.threshold and self._counter is not None
+                  and near >= sim - self.spec.counter_margin)
+        ok = rx or (sim >= self.spec.threshold and not vetoed)
+        how = "regex" if rx else f"similarity {sim:.2f}" + (f", counter-example {near:.2f}" if vetoed else "")
+        return ok, sim, how, vetoed
 
     def summary(self) -> str:
         s = self.spec
@@ -103,6 +124,7 @@ class Phrase(PresenceKind):
                   + (f", margin {s.counter_margin:g}" if s.counter_margin else "")] if s.counter_examples else []
         parts += [f"from {s.examples_file}"] if s.examples_file else []
         parts += [f"{s.encoder} vectors"] if s.encoder != "similarity" else []
+        parts += ["clauses of long utterances too"] if s.clauses else []
         parts += [f"{len(s.regex)} regex"] if s.regex else []
         where = s.window.describe() if s.window else "whole call"
         return f"{s.mode} {s.speaker} phrase ({', '.join(parts)}; {where})"
