@@ -18,7 +18,7 @@ than any counter-example (a nearest-neighbour rule; docs/rubrics.md).
 | upset (empathy trigger) | bench/calls/empathy_turns.json, customer | passed or failed | any (turns not named) |
 | acknowledgement (empathy response) | bench/calls/empathy_turns.json, agent | passed or failed | failed (not named) |
 
-Sets written after these files were built (blind29 and later) stay out of them, so they measure them unseen.
+Sets written after these files were last built (blind35 and later) stay out of them, so they measure them unseen.
 
 Run: .venv/bin/python -m bench.make_rubric_examples [--criterion NAME] [--check]
 """
