@@ -294,17 +294,11 @@ class ExampleClassifier:
         out = self._judge(texts, x)
         if not self.clauses or self._enc is None:
             return out
-        owners, pieces = [], []
-        for i, (text, j) in enumerate(zip(texts, out, strict=True)):
-            if not j.matched and len(text.split()) >= CLAUSE_MIN_WORDS:
-                for piece in clauses(text):
-                    owners.append(i)
-                    pieces.append(piece)
-        if pieces:
-            px = np.asarray(self._enc.encode(pieces), dtype=np.float32)
-            for i, piece, j in zip(owners, pieces, self._judge(pieces, px), strict=True):
-                if j.matched and not out[i].matched:
-                    out[i] = Judgement(True, j.score, f"{j.how} on the clause {piece!r}")
+        todo = [i for i, j in enumerate(out) if not j.matched]
+        owners, pieces, px = clauses_of([texts[i] for i in todo], self._enc)
+        for k, piece, j in zip(owners, pieces, self._judge(pieces, px) if pieces else [], strict=True):
+            if j.matched and not out[todo[k]].matched:
+                out[todo[k]] = Judgement(True, j.score, f"{j.how} on the clause {piece!r}")
         return out
 
     def _judge(self, texts: list[str], x: np.ndarray) -> list[Judgement]:
@@ -324,6 +318,19 @@ class ExampleClassifier:
         return [Judgement(True, 1.0, "regex") if self.explicit(text)
                 else Judgement(bool(text.strip()) and bool(ok), float(score), how)
                 for text, ok, score, how in zip(texts, oks, scores, hows, strict=True)]
+
+
+def clauses_of(texts: list[str], enc: Any) -> tuple[list[int], list[str], np.ndarray]:
+    """The clauses of those ``texts`` long enough to split (CLAUSE_MIN_WORDS), in order: for each clause the
+    position of its text in ``texts``, the clause, and its vector (one encoder call for all of them)."""
+    owners, pieces = [], []
+    for i, text in enumerate(texts):
+        if len(text.split()) >= CLAUSE_MIN_WORDS:
+            for piece in clauses(text):
+                owners.append(i)
+                pieces.append(piece)
+    vecs = np.asarray(enc.encode(pieces), dtype=np.float32) if pieces else np.zeros((0, 0), dtype=np.float32)
+    return owners, pieces, vecs
 
 
 def clauses(text: str) -> list[str]:

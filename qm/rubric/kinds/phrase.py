@@ -23,12 +23,12 @@ foresaw (docs/rubrics.md).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from qm.rubric.examples import CLAUSE_MIN_WORDS, ExampleList, check_disjoint, clauses, encode_examples
+from qm.rubric.examples import ExampleList, check_disjoint, clauses_of, encode_examples
 from qm.rubric.kinds.presence import Match, PresenceKind, PresenceSpec
 from qm.rubric.registry import PrepareContext, register_kind
 from qm.rubric.spec import HASHED_WHEN_SET, EmbeddingSpace
@@ -76,7 +76,7 @@ class Phrase(PresenceKind):
         self._patterns = spec.patterns()
         self._examples: np.ndarray | None = None
         self._counter: np.ndarray | None = None
-        self._enc: object | None = None  # embeds clauses (``clauses: true``)
+        self._enc: Any = None  # embeds clauses (``clauses: true``)
 
     def prepare(self, ctx: PrepareContext) -> None:
         if self.spec.clauses and self._enc is None:
@@ -92,16 +92,15 @@ class Phrase(PresenceKind):
             rx = any(p.search(u.text) for p in self._patterns)
             emb = call.embedding(u, self.spec.encoder) if self._examples is not None and u.text.strip() else None
             ok, sim, how, vetoed = self._judge(emb, rx)
-            if not ok and emb is not None and self._enc is not None and len(u.text.split()) >= CLAUSE_MIN_WORDS:
-                # Whisper runs sentences together; one long vector dilutes what a clause of it says
-                pieces = clauses(u.text)
-                vecs = np.asarray(self._enc.encode(pieces), dtype=np.float32) if pieces else []  # type: ignore[attr-defined]
-                for piece, vec in zip(pieces, vecs, strict=True):
-                    c_ok, c_sim, c_how, _ = self._judge(vec, False)
-                    if c_ok:
-                        ok, sim, how, vetoed = True, c_sim, f"{c_how} on the clause {piece!r}", False
-                        break
             out.append(Match(u, 1.0 if rx else sim, ok, how, vetoed))
+        if self._enc is not None:  # Whisper runs sentences together; one long vector dilutes what a clause says
+            todo = [k for k, m in enumerate(out) if not m.matched and m.utterance.text.strip()]
+            owners, pieces, vecs = clauses_of([out[k].utterance.text for k in todo], self._enc)
+            for o, piece, vec in zip(owners, pieces, vecs, strict=True):
+                k = todo[o]
+                c_ok, c_sim, c_how, _ = self._judge(vec, False)
+                if c_ok and not out[k].matched:
+                    out[k] = Match(out[k].utterance, c_sim, True, f"{c_how} on the clause {piece!r}")
         return out
 
     def _judge(self, emb: np.ndarray | None, rx: bool) -> tuple[bool, float, str, bool]:
