@@ -8,8 +8,13 @@ every set with another rubric file (e.g. the rubric before the examples files:
 ``git show 9d3cd39:rubrics/default.yaml``); ``--encoder similarity`` compares the plain vectors instead of
 the labeller's.
 
+``--stores DIR`` judges Whisper's text instead of the exact words: each call is re-scored from the transcript
+stored by ``bench/rubric_agreement.py --set SET --data-dir DIR/SET`` (``Pipeline.rescore``, no Whisper), and the
+unseen sets are then scored with the file built from every other set.  ``--asr`` builds the files with what
+Whisper wrote for the labelled turns too (``bench/asr_turns.py``), whatever the source says.
+
 Run: .venv/bin/python -m bench.examples_loso --criterion professionalism|resolution|upset|acknowledgement
-     [--baseline FILE] [--encoder similarity|labeller]
+     [--baseline FILE] [--encoder similarity|labeller] [--stores DIR [--asr | --no-asr]]
 """
 
 from __future__ import annotations
@@ -17,15 +22,17 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from bench.labelled_sets import CALLS, SETS
+from bench.labelled_sets import CALLS, SETS, set_key
 from bench.make_rubric_examples import RUBRIC, SOURCES, UNSEEN, build, render
 from bench.rubric_scripts import LABEL_CRITERIA, layout
+from bench.synth.make_call import load_script
 from qm.rubric import load_rubric
 
 Tally = tuple[int, int, int, int, int, int]
@@ -44,8 +51,32 @@ def _memo_encode(enc: Any, texts: list[str]) -> np.ndarray:
     return np.stack([_VECTORS[(ident, t)] for t in texts]) if texts else np.zeros((0, 384), np.float32)
 
 
-def verdicts(rubric_path: Path, paths: list[Path], criterion: str) -> list[tuple[bool | None, bool | None]]:
+_PIPES: dict[Path, Any] = {}
+
+
+def stored_verdicts(rubric_path: Path, paths: list[Path], criterion: str,
+                    store: Path) -> list[tuple[bool | None, bool | None]]:
+    """(qm, reviewer) verdicts of each call as Whisper heard it: its stored transcript re-scored."""
+    from qm.config import Settings
+    from qm.pipeline import Pipeline
+
+    if store not in _PIPES:
+        if not (store / "qm.db").is_file():
+            raise SystemExit(f"no store at {store}: run bench/rubric_agreement.py --set ... --data-dir {store}")
+        _PIPES[store] = Pipeline(Settings(data_dir=store))
+    out = []
+    for path in paths:
+        script = load_script(path)
+        doc = _PIPES[store].rescore(script.call_id, rubric=str(rubric_path)).to_contract()
+        out.append((next(c["passed"] for c in doc["criteria"] if c["id"] == criterion), script.labels.get(criterion)))
+    return out
+
+
+def verdicts(rubric_path: Path, paths: list[Path], criterion: str,
+             store: Path | None = None) -> list[tuple[bool | None, bool | None]]:
     """(qm, reviewer) verdicts of each script on ``criterion`` (labelled by the heads once, when it reads labels)."""
+    if store is not None:
+        return stored_verdicts(rubric_path, paths, criterion, store)
     rubric = load_rubric(rubric_path)
     out = []
     for path in paths:
@@ -75,12 +106,21 @@ def main() -> None:
                     help="the rubric file whose folder is copied for each fold (default: rubrics/default.yaml)")
     ap.add_argument("--encoder", choices=("labeller", "similarity"), default=None,
                     help="vectors the criterion compares (default: as the rubric says)")
+    ap.add_argument("--stores", type=Path, default=None,
+                    help="judge Whisper's text: one rubric_agreement store per set under this folder")
+    asr = ap.add_mutually_exclusive_group()
+    asr.add_argument("--asr", dest="asr", action="store_true", default=None,
+                     help="build the files with Whisper's text of the labelled turns too")
+    asr.add_argument("--asr-examples", dest="asr", action="store_const", const="examples",
+                     help="Whisper's text of the labelled turns as examples, not as counter-examples")
+    asr.add_argument("--no-asr", dest="asr", action="store_false", help="build them from the scripts' words only")
     args = ap.parse_args()
     from qm.rubric import examples as examples_module
     from qm.rubric.kinds import phrase as phrase_module
 
     examples_module.encode_examples = phrase_module.encode_examples = _memo_encode  # type: ignore[assignment]
-    sources = [SOURCES[c] for c in args.criterion]
+    sources = [SOURCES[c] if args.asr is None else
+               replace(SOURCES[c], with_asr=bool(args.asr), asr_counters=args.asr is True) for c in args.criterion]
     criterion = sources[0].criterion
     if any(s.criterion != criterion for s in sources):
         ap.error("the files must belong to one criterion")
@@ -95,20 +135,25 @@ def main() -> None:
             (crit[source.field] if source.field else crit)["encoder"] = args.encoder
         (folder / name).write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     rows: list[tuple[str, Tally, Tally | None]] = []
-    for set_name in sets:
+    unseen: list[tuple[str, Tally, Tally | None]] = []
+    folds = [(s, (*UNSEEN, s)) for s in sets] + ([(s, UNSEEN) for s in UNSEEN] if args.stores else [])
+    for set_name, leave_out in folds:
         paths = sorted((CALLS / set_name).glob("*.yaml"))
         for source in sources:
-            text = render(source, build(source, leave_out=(*UNSEEN, set_name), rubric=args.rubric))
+            text = render(source, build(source, leave_out=leave_out, rubric=args.rubric))
             (folder / source.out.relative_to(RUBRIC.parent)).write_text(text, encoding="utf-8")
-        fold = tally(verdicts(folder / name, paths, criterion))
-        base = tally(verdicts(args.baseline, paths, criterion)) if args.baseline else None
-        rows.append((set_name, fold, base))
-        print(f"{set_name:9} left out: {fold[0]}/{fold[1]} agree, {fold[2]} false pass(es), {fold[3]} false fail(s)"
+        store = args.stores / set_key(set_name) if args.stores else None
+        fold = tally(verdicts(folder / name, paths, criterion, store))
+        base = tally(verdicts(args.baseline, paths, criterion, store)) if args.baseline else None
+        (unseen if set_name in UNSEEN else rows).append((set_name, fold, base))
+        how = "unseen" if set_name in UNSEEN else "left out"
+        print(f"{set_name:9} {how}: {fold[0]}/{fold[1]} agree, {fold[2]} false pass(es), {fold[3]} false fail(s)"
               + (f", {fold[4]} false n/a, {fold[5]} false applicable" if fold[4] or fold[5] else "")
               + (f"   baseline {base[0]}/{base[1]} ({base[2]}, {base[3]}, {base[4]}, {base[5]})" if base else ""),
               flush=True)
-    for label, idx in (("left-one-set-out", 1), ("baseline", 2)):
-        parts = [r[idx] for r in rows if r[idx] is not None]
+    for label, idx, group in (("left-one-set-out", 1, rows), ("baseline", 2, rows),
+                              ("unseen sets", 1, unseen), ("unseen sets, baseline", 2, unseen)):
+        parts = [r[idx] for r in group if r[idx] is not None]
         if parts:
             a, n, fp, ff, fna, fap = (sum(p[i] for p in parts) for i in range(6))  # type: ignore[index]
             print(f"{criterion} ({', '.join(args.criterion)}) {label}: {a}/{n} = {a / n:.1%} agree, "

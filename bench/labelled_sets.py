@@ -29,6 +29,11 @@ SETS: dict[str, tuple[str, ...]] = {
 }
 
 
+def set_key(folder: str) -> str:
+    """The ``--set`` name of one folder (``scripts`` is the dev set)."""
+    return next(k for k, v in SETS.items() if v == (folder,))
+
+
 def scripts(name: str) -> list[Path]:
     """The script files of one set (or group of sets), in a fixed order."""
     return [p for folder in SETS[name] for p in sorted((CALLS / folder).glob("*.yaml"))]
