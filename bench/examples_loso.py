@@ -10,11 +10,10 @@ the labeller's.
 
 ``--stores DIR`` judges Whisper's text instead of the exact words: each call is re-scored from the transcript
 stored by ``bench/rubric_agreement.py --set SET --data-dir DIR/SET`` (``Pipeline.rescore``, no Whisper), and the
-unseen sets are then scored with the file built from every other set.  ``--asr`` builds the files with what
-Whisper wrote for the labelled turns too (``bench/asr_turns.py``), whatever the source says.
+unseen sets are then scored with the file built from every other set.  (The re-scores are saved into those stores.)
 
 Run: .venv/bin/python -m bench.examples_loso --criterion professionalism|resolution|upset|acknowledgement
-     [--baseline FILE] [--encoder similarity|labeller] [--stores DIR [--asr | --no-asr]]
+     [--baseline FILE] [--encoder similarity|labeller] [--stores DIR]
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -108,19 +106,12 @@ def main() -> None:
                     help="vectors the criterion compares (default: as the rubric says)")
     ap.add_argument("--stores", type=Path, default=None,
                     help="judge Whisper's text: one rubric_agreement store per set under this folder")
-    asr = ap.add_mutually_exclusive_group()
-    asr.add_argument("--asr", dest="asr", action="store_true", default=None,
-                     help="build the files with Whisper's text of the labelled turns too")
-    asr.add_argument("--asr-examples", dest="asr", action="store_const", const="examples",
-                     help="Whisper's text of the labelled turns as examples, not as counter-examples")
-    asr.add_argument("--no-asr", dest="asr", action="store_false", help="build them from the scripts' words only")
     args = ap.parse_args()
     from qm.rubric import examples as examples_module
     from qm.rubric.kinds import phrase as phrase_module
 
     examples_module.encode_examples = phrase_module.encode_examples = _memo_encode  # type: ignore[assignment]
-    sources = [SOURCES[c] if args.asr is None else
-               replace(SOURCES[c], with_asr=bool(args.asr), asr_counters=args.asr is True) for c in args.criterion]
+    sources = [SOURCES[c] for c in args.criterion]
     criterion = sources[0].criterion
     if any(s.criterion != criterion for s in sources):
         ap.error("the files must belong to one criterion")

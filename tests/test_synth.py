@@ -236,19 +236,3 @@ def test_committed_fixture_truth_is_what_the_script_renders() -> None:
         call = render(load_script(AUDIO / "scripts" / f"{name}.yaml"))
         committed = json.loads((AUDIO / f"{name}.json").read_text())
         assert committed["turns"] == call.truth["turns"], f"{name}: re-run build_assets fixtures"
-
-
-def test_asr_turns_assign_each_utterance_to_the_turn_it_overlaps_most() -> None:
-    """bench/asr_turns.py: Whisper's utterances go to the same speaker's script turn they overlap most; text the
-    script has no turn for (a hallucination during a hold) and empty text are dropped."""
-    from bench.asr_turns import assign
-
-    turns = [{"speaker": "agent", "start": 0.0, "end": 5.0}, {"speaker": "customer", "start": 5.2, "end": 9.0},
-             {"speaker": "agent", "start": 9.5, "end": 14.0}]
-    utts = [{"speaker": "agent", "start": 0.3, "end": 4.8, "text": "Thanks for calling."},
-            {"speaker": "agent", "start": 4.0, "end": 10.5, "text": "run on"},  # 1.0 s of turn 0, 1.0 s of turn 2
-            {"speaker": "agent", "start": 8.0, "end": 13.0, "text": "Right, so you didn't use the label."},
-            {"speaker": "customer", "start": 5.5, "end": 8.5, "text": " "},
-            {"speaker": "agent", "start": 30.0, "end": 31.0, "text": "Thank you."}]
-    assert assign(turns, utts) == [(0, "agent", "Thanks for calling."), (0, "agent", "run on"),
-                                   (2, "agent", "Right, so you didn't use the label.")]
