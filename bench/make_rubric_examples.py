@@ -39,7 +39,7 @@ from bench.rubric_scripts import sentences
 from qm.config import PROJECT_ROOT
 
 RUBRIC = PROJECT_ROOT / "rubrics" / "default.yaml"
-UNSEEN = ("blind35", "blind36", "blind37", "blind38")  # measure these files unseen; never in them
+UNSEEN = ("blind35", "blind36", "blind37", "blind38", "blind39", "blind40")  # measure these files unseen; never in them
 MIN_WORDS = 3  # "No." or "Brilliant." can be rude in context, but the words alone are not evidence
 
 
