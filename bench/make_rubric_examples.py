@@ -39,7 +39,9 @@ from bench.rubric_scripts import sentences
 from qm.config import PROJECT_ROOT
 
 RUBRIC = PROJECT_ROOT / "rubrics" / "default.yaml"
-UNSEEN = ("blind35", "blind36", "blind37", "blind38", "blind39", "blind40")  # measure these files unseen; never in them
+# never in the files: measured unseen.  blind35-40 have per-turn labels since session 19, but built in they lowered
+# professionalism left out one set at a time (771 vs 778 of 825 calls; docs/benchmarks.md), so they stay out too.
+UNSEEN = ("blind35", "blind36", "blind37", "blind38", "blind39", "blind40", "blind41", "blind42")
 MIN_WORDS = 3  # "No." or "Brilliant." can be rude in context, but the words alone are not evidence
 
 
