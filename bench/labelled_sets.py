@@ -22,14 +22,15 @@ SETS: dict[str, tuple[str, ...]] = {
     "blind35": ("blind35",), "blind36": ("blind36",), "blind37": ("blind37",), "blind38": ("blind38",),
     "blind39": ("blind39",), "blind40": ("blind40",),
     "blind41": ("blind41",), "blind42": ("blind42",), "blind43": ("blind43",), "blind44": ("blind44",),
-    "blind45": ("blind45",), "blind46": ("blind46",),
+    "blind45": ("blind45",), "blind46": ("blind46",), "blind47": ("blind47",), "blind48": ("blind48",),
     "seen": ("scripts", "heldout", "test"),
     "all": ("scripts", "heldout", "test", "blind", "blind2", "blind3", "blind4", "blind5", "blind6", "blind7",
             "blind8", "blind9", "blind10", "blind11", "blind12", "blind13", "blind14", "blind15", "blind16",
             "blind17", "blind18", "blind19", "blind20", "blind21", "blind22", "blind23", "blind24",
             "blind25", "blind26", "blind27", "blind28", "blind29", "blind30", "blind31", "blind32",
             "blind33", "blind34", "blind35", "blind36", "blind37", "blind38", "blind39",
-            "blind40", "blind41", "blind42", "blind43", "blind44", "blind45", "blind46"),
+            "blind40", "blind41", "blind42", "blind43", "blind44", "blind45", "blind46",
+            "blind47", "blind48"),
 }
 
 
