@@ -68,6 +68,7 @@ def test_explain_names_the_deciding_utterances(rubric: Rubric) -> None:
     e = text.index("(empathy)")
     listening = text.index("(listening)")
     assert '"What seems to be the problem?"' in text[q:e]           # the one open question found
+    assert "why: 1 agent utterance(s) with question=open; needed at least 2" in text[q:e]  # the verdict's reason
     assert "[FAIL]" in text[text.rfind("\n", 0, q):q]
     assert '#1 customer 00:03.0 "My order is late' in text[e:listening]  # the unanswered trigger
     assert "not applicable" in text[listening:]                     # no words: no interruptions measurable

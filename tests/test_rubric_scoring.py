@@ -442,6 +442,51 @@ def test_phrase_counter_examples_veto_a_closer_meaning_match(rubric_file: Any) -
     assert c.passed is False and c.evidence == [0, 2] and "regex" in c.detail
 
 
+def test_phrase_reactions_mark_the_utterance_the_other_speaker_answers(rubric_file: Any) -> None:
+    """A sarcasm no example foresaw is caught by the customer's reply; the evidence is the agent's remark."""
+    spec = """\
+        - id: conduct
+          kind: phrase
+          mode: forbidden
+          regex: ['\\bnot my problem\\b']
+          reactions: ['\\bno need to be rude\\b']
+        """
+    r = rubric_file(spec)
+    rows: list[Row] = [
+        ("agent", 0, 2, "Hello, how can I help?", lab()),
+        ("customer", 2, 5, "My parcel never came.", lab()),
+        ("agent", 5, 7, "Right, let me look.", lab()),
+        ("agent", 7, 10, "Did you expect it to walk to you?", lab()),
+        ("customer", 10, 12, "Sorry? There's no need to be rude.", lab()),
+        ("agent", 12, 14, "I'll send a new one today.", lab()),
+    ]
+    c = only(r.score(call(rows)))
+    assert c.passed is False and c.evidence == [3], c.detail  # the agent's last utterance before the reply
+    assert "#3 (the reply #4 reacts to it)" in c.detail
+    calm = [*rows[:4], ("customer", 10, 12, "Ha, no, but it would be nice.", lab()), rows[5]]
+    assert only(r.score(call(calm))).passed is True
+    # a reaction before the agent has said anything answers nobody; the agent's own words never react
+    first = [("customer", 0, 2, "The last man was so rude, no need to be rude like that.", lab()),
+             ("agent", 2, 4, "No need to be rude, I agree. Let me help.", lab())]
+    assert only(r.score(call(first))).passed is True
+    # a regex hit and a reaction to the same remark: one piece of evidence, the regex named
+    both = [("agent", 0, 2, "That's not my problem.", lab()), ("customer", 2, 4, "No need to be rude!", lab())]
+    c = only(r.score(call(both)))
+    assert c.passed is False and c.evidence == [0] and "(regex)" in c.detail
+    # Whisper split the agent's turn: the reply marks the turn's most remark-like utterance, not merely its last
+    split = [("agent", 0, 2, "Hello, how can I help?", lab()), ("customer", 2, 5, "My parcel never came.", lab()),
+             ("agent", 5, 8, "Did you expect it to walk to your door by itself?", lab()),
+             ("agent", 8, 10, "I'll text you the tracking link now.", lab()),
+             ("customer", 10, 12, "There's no need to be rude.", lab())]
+    assert only(r.score(call(split))).evidence == [3]  # regex only: nothing tells them apart, so the last
+    with_examples = rubric_file(spec.rstrip() + '\n          threshold: 0.99\n'
+                                '          examples: ["Did you expect it to fly to you?"]\n')
+    c = only(with_examples.score(call(split)))
+    assert c.passed is False and c.evidence == [2], c.detail
+    with pytest.raises(RubricError, match="reactions are the other speaker's replies"):
+        rubric_file(spec.replace("mode: forbidden", "mode: forbidden\n          speaker: any"))
+
+
 def test_phrase_counter_margin_needs_the_example_clearly_nearer(rubric_file: Any) -> None:
     """With a margin, an utterance only a little nearer an example than a counter-example is vetoed."""
     from qm.nlp.encoder import get_similarity_encoder
@@ -990,6 +1035,19 @@ def test_scoring_is_deterministic(isolated_data_dir: Path) -> None:
     ("professionalism", [("agent", 2, 5, "That's our mistake, not yours, and I've refunded it.", lab())], True),
     ("professionalism", [("agent", 2, 5, "Everyone knows you here, you've been with us for years.", lab())], True),
     ("professionalism", [("agent", 2, 5, "I'll read the numbers back to you slowly.", lab())], True),
+    # session 20: the customer's reply shows how a remark landed; stock brush-offs and sarcasm; a warm "your right"
+    ("professionalism", [("agent", 2, 4, "Right. Well, we'll see what the engineer says.", lab()),
+                         ("customer", 4.5, 5.5, "I don't appreciate the attitude.", lab())], False),
+    ("professionalism", [("agent", 2, 4, "Right. Well, we'll see what the engineer says.", lab()),
+                         ("customer", 4.5, 5.5, "Excuse me? I didn't catch that.", lab())], True),
+    ("professionalism", [("agent", 2, 5, "Not really my department, sorry.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "Good girl. Now press the green button.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "Is he a good boy? Lovely, what's his name?", lab())], True),
+    ("professionalism", [("agent", 2, 5, "Like I said, no extra charge. Do try to keep up.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "Did you actually read the terms when you signed?", lab())], False),
+    ("professionalism", [("agent", 2, 5, "That's your right.", lab())], False),
+    ("professionalism", [("agent", 2, 5, "That's completely your right, and I'm sorry I can't do more today.", lab())],
+     True),
     ("identity_verification", [("agent", 2, 5, "Name, and the last four of your social.", lab())], True),
     ("identity_verification", [("agent", 2, 5, "What's the loan number?", lab())], True),
     ("identity_verification", [("agent", 2, 5, "And your national insurance number.", lab())], True),

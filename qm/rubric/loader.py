@@ -129,7 +129,8 @@ def _criterion_payload(spec: BaseModel) -> dict[str, Any]:
     for name, field in type(spec).model_fields.items():
         value = getattr(spec, name)
         extra = field.json_schema_extra
-        if isinstance(extra, dict) and extra.get("hashed_when_set") and value == field.default:
+        if isinstance(extra, dict) and extra.get("hashed_when_set") \
+                and value == field.get_default(call_default_factory=True):
             data.pop(name)
         elif isinstance(value, BaseModel):
             data[name] = _criterion_payload(value)

@@ -70,5 +70,6 @@ class CustomBehaviour(PresenceKind):
         s = self.spec
         where = s.window.describe() if s.window else "whole call"
         rx = f", {len(s.regex)} regex" if s.regex else ""
+        rx += f", {len(s.reactions)} reaction regex" if s.reactions else ""
         return (f"{s.mode} {s.speaker} behaviour ({len(s.positive)} positive / {len(s.negative)} negative "
                 f"examples, p ≥ {s.threshold:g}{rx}; {where})")

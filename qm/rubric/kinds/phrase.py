@@ -125,5 +125,6 @@ class Phrase(PresenceKind):
         parts += [f"{s.encoder} vectors"] if s.encoder != "similarity" else []
         parts += ["clauses of long utterances too"] if s.clauses else []
         parts += [f"{len(s.regex)} regex"] if s.regex else []
+        parts += [f"{len(s.reactions)} reaction regex on the other speaker's reply"] if s.reactions else []
         where = s.window.describe() if s.window else "whole call"
         return f"{s.mode} {s.speaker} phrase ({', '.join(parts)}; {where})"
