@@ -487,6 +487,23 @@ def test_phrase_reactions_mark_the_utterance_the_other_speaker_answers(rubric_fi
         rubric_file(spec.replace("mode: forbidden", "mode: forbidden\n          speaker: any"))
 
 
+def test_an_option_added_later_versions_a_rubric_only_when_set(rubric_file: Any) -> None:
+    """Upgrading qm must not re-version stored rubrics: an unset (or empty) ``reactions`` list leaves the hash alone."""
+    spec = """\
+        - id: conduct
+          kind: phrase
+          mode: forbidden
+          regex: ['\\bnot my problem\\b']
+        """
+    from qm.rubric.loader import _criterion_payload
+
+    r = rubric_file(spec)
+    assert "reactions" not in _criterion_payload(r.kinds[0].spec)  # hashed exactly as before the option existed
+    plain = r.version
+    assert rubric_file(spec.rstrip() + "\n          reactions: []\n").version == plain
+    assert rubric_file(spec.rstrip() + "\n          reactions: ['\\bhow rude\\b']\n").version != plain
+
+
 def test_phrase_counter_margin_needs_the_example_clearly_nearer(rubric_file: Any) -> None:
     """With a margin, an utterance only a little nearer an example than a counter-example is vetoed."""
     from qm.nlp.encoder import get_similarity_encoder
