@@ -442,15 +442,17 @@ def test_phrase_counter_examples_veto_a_closer_meaning_match(rubric_file: Any) -
     assert c.passed is False and c.evidence == [0, 2] and "regex" in c.detail
 
 
+CONDUCT = """\
+    - id: conduct
+      kind: phrase
+      mode: forbidden
+      regex: ['\\bnot my problem\\b']
+    """
+
+
 def test_phrase_reactions_mark_the_utterance_the_other_speaker_answers(rubric_file: Any) -> None:
     """A sarcasm no example foresaw is caught by the customer's reply; the evidence is the agent's remark."""
-    spec = """\
-        - id: conduct
-          kind: phrase
-          mode: forbidden
-          regex: ['\\bnot my problem\\b']
-          reactions: ['\\bno need to be rude\\b']
-        """
+    spec = CONDUCT.rstrip() + "\n      reactions: ['\\bno need to be rude\\b']\n"
     r = rubric_file(spec)
     rows: list[Row] = [
         ("agent", 0, 2, "Hello, how can I help?", lab()),
@@ -479,29 +481,23 @@ def test_phrase_reactions_mark_the_utterance_the_other_speaker_answers(rubric_fi
              ("agent", 8, 10, "I'll text you the tracking link now.", lab()),
              ("customer", 10, 12, "There's no need to be rude.", lab())]
     assert only(r.score(call(split))).evidence == [3]  # regex only: nothing tells them apart, so the last
-    with_examples = rubric_file(spec.rstrip() + '\n          threshold: 0.99\n'
-                                '          examples: ["Did you expect it to fly to you?"]\n')
+    with_examples = rubric_file(spec.rstrip() + '\n      threshold: 0.99\n'
+                                '      examples: ["Did you expect it to fly to you?"]\n')
     c = only(with_examples.score(call(split)))
     assert c.passed is False and c.evidence == [2], c.detail
     with pytest.raises(RubricError, match="reactions are the other speaker's replies"):
-        rubric_file(spec.replace("mode: forbidden", "mode: forbidden\n          speaker: any"))
+        rubric_file(spec.replace("mode: forbidden", "mode: forbidden\n      speaker: any"))
 
 
 def test_an_option_added_later_versions_a_rubric_only_when_set(rubric_file: Any) -> None:
     """Upgrading qm must not re-version stored rubrics: an unset (or empty) ``reactions`` list leaves the hash alone."""
-    spec = """\
-        - id: conduct
-          kind: phrase
-          mode: forbidden
-          regex: ['\\bnot my problem\\b']
-        """
     from qm.rubric.loader import _criterion_payload
 
-    r = rubric_file(spec)
+    r = rubric_file(CONDUCT)
     assert "reactions" not in _criterion_payload(r.kinds[0].spec)  # hashed exactly as before the option existed
     plain = r.version
-    assert rubric_file(spec.rstrip() + "\n          reactions: []\n").version == plain
-    assert rubric_file(spec.rstrip() + "\n          reactions: ['\\bhow rude\\b']\n").version != plain
+    assert rubric_file(CONDUCT.rstrip() + "\n      reactions: []\n").version == plain
+    assert rubric_file(CONDUCT.rstrip() + "\n      reactions: ['\\bhow rude\\b']\n").version != plain
 
 
 def test_phrase_counter_margin_needs_the_example_clearly_nearer(rubric_file: Any) -> None:
