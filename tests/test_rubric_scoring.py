@@ -498,6 +498,17 @@ def test_an_option_added_later_versions_a_rubric_only_when_set(rubric_file: Any)
     plain = r.version
     assert rubric_file(CONDUCT.rstrip() + "\n      reactions: []\n").version == plain
     assert rubric_file(CONDUCT.rstrip() + "\n      reactions: ['\\bhow rude\\b']\n").version != plain
+    # how ``clauses: true`` cuts an utterance is part of the version: a rubric using it names the clause rule
+    from qm.rubric.examples import CLAUSE_RULE
+
+    with_clauses = rubric_file("""\
+        - id: conduct
+          kind: phrase
+          mode: forbidden
+          examples: ["That's your own fault."]
+          clauses: true
+        """)
+    assert _criterion_payload(with_clauses.kinds[0].spec)["clauses"] == CLAUSE_RULE
 
 
 def test_phrase_counter_margin_needs_the_example_clearly_nearer(rubric_file: Any) -> None:
@@ -1174,3 +1185,8 @@ def test_clause_split_points() -> None:
                                               "There's a line of people behind me,",
                                               "and my ride leaves in like ten minutes"]
     assert clauses("Okay, fine.") == []
+    # a reason cut off from what it explains is not judged alone (it sat near blame remarks)
+    assert clauses("I'd always keep a copy of the export, because this comes up a lot, and it saves you time later") \
+        == ["I'd always keep a copy of the export,", "and it saves you time later"]
+    assert clauses("It can't be moved this week, so most people steer clear of it, and I'm sorry about that") == \
+        ["It can't be moved this week,", "and I'm sorry about that"]

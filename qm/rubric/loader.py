@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from qm.rubric.engine import Rubric
 from qm.rubric.errors import Issue, RubricError
-from qm.rubric.examples import ExampleSet
+from qm.rubric.examples import CLAUSE_RULE, ExampleSet
 from qm.rubric.registry import REGISTRY, known_kinds
 from qm.rubric.spec import CriterionSpec, RubricHeader
 from qm.rubric.yamlsrc import MAX_BYTES, Loc, Source, format_loc, read_source
@@ -134,6 +134,8 @@ def _criterion_payload(spec: BaseModel) -> dict[str, Any]:
             data.pop(name)
         elif isinstance(value, BaseModel):
             data[name] = _criterion_payload(value)
+    if data.get("clauses") is True:  # the same words cut into clauses another way would score differently
+        data["clauses"] = CLAUSE_RULE
     return data
 
 
