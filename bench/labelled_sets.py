@@ -23,6 +23,7 @@ SETS: dict[str, tuple[str, ...]] = {
     "blind39": ("blind39",), "blind40": ("blind40",),
     "blind41": ("blind41",), "blind42": ("blind42",), "blind43": ("blind43",), "blind44": ("blind44",),
     "blind45": ("blind45",), "blind46": ("blind46",), "blind47": ("blind47",), "blind48": ("blind48",),
+    "blind49": ("blind49",), "blind50": ("blind50",),
     "seen": ("scripts", "heldout", "test"),
     "all": ("scripts", "heldout", "test", "blind", "blind2", "blind3", "blind4", "blind5", "blind6", "blind7",
             "blind8", "blind9", "blind10", "blind11", "blind12", "blind13", "blind14", "blind15", "blind16",
@@ -30,7 +31,7 @@ SETS: dict[str, tuple[str, ...]] = {
             "blind25", "blind26", "blind27", "blind28", "blind29", "blind30", "blind31", "blind32",
             "blind33", "blind34", "blind35", "blind36", "blind37", "blind38", "blind39",
             "blind40", "blind41", "blind42", "blind43", "blind44", "blind45", "blind46",
-            "blind47", "blind48"),
+            "blind47", "blind48", "blind49", "blind50"),
 }
 
 
