@@ -41,9 +41,7 @@ from qm.config import PROJECT_ROOT
 RUBRIC = PROJECT_ROOT / "rubrics" / "default.yaml"
 # never in the files: measured unseen.  blind35-40 have per-turn labels since session 19, but built in they lowered
 # professionalism left out one set at a time (771 vs 778 of 825 calls; docs/benchmarks.md), so they stay out too.
-UNSEEN = ("blind35", "blind36", "blind37", "blind38", "blind39", "blind40", "blind41", "blind42", "blind43",
-          "blind44", "blind45", "blind46", "blind47", "blind48",
-          "blind49", "blind50")
+UNSEEN = tuple(f"blind{n}" for n in range(35, 51))
 MIN_WORDS = 3  # "No." or "Brilliant." can be rude in context, but the words alone are not evidence
 
 

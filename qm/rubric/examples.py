@@ -46,9 +46,10 @@ _CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+|(?<=[a-z])\s+(?=[A-Z][a-z])")  # "…
 # it.") qualifies the clause before it; judged alone it has lost what it explains, and such reasons sat near blame
 # remarks.  Left unjudged, professionalism agreed on 672 instead of 666 of 705 calls (one set left out at a time:
 # six false alarms gone, no remark missed; docs/benchmarks.md, session 20).
-# How clauses are cut is part of what ``clauses: true`` means, so it is hashed into the rubric version (loader):
-# bump this when ``clauses`` yields different pieces, and stored results keep the version they were scored with.
+# How clauses are cut is part of what ``clauses: true`` means, so the loader hashes this rule in its place
+# (``HASHED_AS``): bump it when ``clauses`` yields different pieces, and stored results keep their version.
 CLAUSE_RULE = "v2-no-subordinate"
+CLAUSES_FIELD = {"hashed_as": CLAUSE_RULE}  # json_schema_extra of every ``clauses`` option
 _SUBORDINATE = re.compile(r"^\W*(because|cause|'cause|so|since|as|which|though|although)\b", re.IGNORECASE)
 SEED = 0
 C = 10.0
@@ -160,7 +161,8 @@ class ExampleSet(StrictModel):
     threshold: float = Field(default=0.5, gt=0, lt=1)
     min_similarity: float = Field(default=0.3, ge=0, le=1)
     regex: RegexList = Field(default_factory=list)
-    clauses: bool = False  # also judge the clauses of a long utterance (CLAUSE_MIN_WORDS); see ExampleClassifier
+    # also judge the clauses of a long utterance (CLAUSE_MIN_WORDS); see ExampleClassifier
+    clauses: bool = Field(default=False, json_schema_extra=CLAUSES_FIELD)
     # more positives (its ``examples:``) and negatives (``counter_examples:``) from a YAML file beside the rubric,
     # merged in by the loader, as for a phrase criterion
     examples_file: str | None = Field(default=None, json_schema_extra=HASHED_WHEN_SET)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from qm.rubric.engine import Rubric
 from qm.rubric.errors import Issue, RubricError
-from qm.rubric.examples import CLAUSE_RULE, ExampleSet
+from qm.rubric.examples import ExampleSet
 from qm.rubric.registry import REGISTRY, known_kinds
 from qm.rubric.spec import CriterionSpec, RubricHeader
 from qm.rubric.yamlsrc import MAX_BYTES, Loc, Source, format_loc, read_source
@@ -124,7 +124,8 @@ def _issues_from(exc: ValidationError, src: Source, prefix: Loc, model: type[Bas
 
 def _criterion_payload(spec: BaseModel) -> dict[str, Any]:
     """The criterion as hashed into the version; options marked ``HASHED_WHEN_SET`` (of the criterion or of
-    a model inside it, such as an example set) only when set."""
+    a model inside it, such as an example set) only when set, and a switched-on option marked ``hashed_as`` as
+    the name of the code rule it turns on (``clauses``), so changing that rule re-versions the rubrics using it."""
     data = spec.model_dump(mode="json")
     for name, field in type(spec).model_fields.items():
         value = getattr(spec, name)
@@ -132,10 +133,10 @@ def _criterion_payload(spec: BaseModel) -> dict[str, Any]:
         if isinstance(extra, dict) and extra.get("hashed_when_set") \
                 and value == field.get_default(call_default_factory=True):
             data.pop(name)
+        elif isinstance(extra, dict) and "hashed_as" in extra and value is True:
+            data[name] = extra["hashed_as"]
         elif isinstance(value, BaseModel):
             data[name] = _criterion_payload(value)
-    if data.get("clauses") is True:  # the same words cut into clauses another way would score differently
-        data["clauses"] = CLAUSE_RULE
     return data
 
 

@@ -14,7 +14,13 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from qm.rubric.examples import BACKGROUND_NEGATIVES, ExampleClassifier, ExampleList, check_disjoint
+from qm.rubric.examples import (
+    BACKGROUND_NEGATIVES,
+    CLAUSES_FIELD,
+    ExampleClassifier,
+    ExampleList,
+    check_disjoint,
+)
 from qm.rubric.kinds.presence import Match, PresenceKind, PresenceSpec
 from qm.rubric.registry import PrepareContext, register_kind
 from qm.rubric.view import CallView
@@ -29,7 +35,8 @@ class CustomBehaviourSpec(PresenceSpec):
     negative: ExampleList = Field(min_length=3)
     threshold: float = Field(default=0.5, gt=0, lt=1)
     min_similarity: float = Field(default=0.3, ge=0, le=1)
-    clauses: bool = False  # also judge the clauses of a long utterance (qm.rubric.examples.CLAUSE_MIN_WORDS)
+    # also judge the clauses of a long utterance (qm.rubric.examples.CLAUSE_MIN_WORDS)
+    clauses: bool = Field(default=False, json_schema_extra=CLAUSES_FIELD)
 
     @model_validator(mode="after")
     def _disjoint(self) -> CustomBehaviourSpec:

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from qm.rubric.examples import ExampleList, check_disjoint, clauses_of, encode_examples
+from qm.rubric.examples import CLAUSES_FIELD, ExampleList, check_disjoint, clauses_of, encode_examples
 from qm.rubric.kinds.presence import Match, PresenceKind, PresenceSpec
 from qm.rubric.registry import PrepareContext, register_kind
 from qm.rubric.spec import HASHED_WHEN_SET, EmbeddingSpace
@@ -50,7 +50,7 @@ class PhraseSpec(PresenceSpec):
     examples_file: str | None = Field(default=None, json_schema_extra=HASHED_WHEN_SET)
     encoder: EmbeddingSpace = Field(default="similarity", json_schema_extra=HASHED_WHEN_SET)
     # also judge the clauses of a long utterance that does not match as a whole (examples.CLAUSE_MIN_WORDS)
-    clauses: bool = Field(default=False, json_schema_extra=HASHED_WHEN_SET)
+    clauses: bool = Field(default=False, json_schema_extra={**HASHED_WHEN_SET, **CLAUSES_FIELD})
 
     @model_validator(mode="after")
     def _something(self) -> PhraseSpec:

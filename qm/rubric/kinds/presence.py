@@ -7,7 +7,8 @@ applicable when the speaker never spoke: a silent agent is not "polite".
 ``reactions`` read the other party instead: how a remark landed is often
 plainer than the remark ("There's no need to be rude." after a sarcasm no
 example foresaw), so a reply that matches one of these regexes makes the
-utterance it answers (the speaker's last one before it) count as matched.
+utterance it answers (the most remark-like of the speaker's last turn
+before it) count as matched.
 """
 
 from __future__ import annotations
