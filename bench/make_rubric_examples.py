@@ -41,7 +41,7 @@ from qm.config import PROJECT_ROOT
 RUBRIC = PROJECT_ROOT / "rubrics" / "default.yaml"
 # never in the files: measured unseen.  blind35-40 have per-turn labels since session 19, but built in they lowered
 # professionalism left out one set at a time (771 vs 778 of 825 calls; docs/benchmarks.md), so they stay out too.
-UNSEEN = tuple(f"blind{n}" for n in range(35, 51))
+UNSEEN = tuple(f"blind{n}" for n in range(35, 55))
 MIN_WORDS = 3  # "No." or "Brilliant." can be rude in context, but the words alone are not evidence
 
 
@@ -62,6 +62,9 @@ class ExampleSource:
     # counter-examples only from turns not named (calls that hold both, e.g. a failed empathy call that still
     # acknowledged one moment)
     counters_unnamed_only: bool = False
+    # hand-written lines merged in (``examples`` / ``counter_examples``), kept in every fold of the
+    # leave-one-set-out check because no labelled set produced them
+    written: Path | None = None
 
     @property
     def out(self) -> Path:
@@ -145,6 +148,10 @@ def build(source: ExampleSource, leave_out: tuple[str, ...] = UNSEEN, rubric: Pa
                 if label in source.counters_from and not (source.counters_unnamed_only and i in turns):
                     neg.update(sentences(turn["text"]))
     neg |= inline_neg
+    if source.written is not None:
+        extra = yaml.safe_load(source.written.read_text(encoding="utf-8")) or {}
+        pos.update(extra.get("examples") or [])
+        neg.update(extra.get("counter_examples") or [])
     # a sentence said in a call with the other verdict too (sarcastic "Brilliant.") is no evidence on its own
     pos -= neg | inline_pos
     neg -= inline_pos | inline_neg
