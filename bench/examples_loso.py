@@ -12,8 +12,11 @@ the labeller's.
 stored by ``bench/rubric_agreement.py --set SET --data-dir DIR/SET`` (``Pipeline.rescore``, no Whisper), and the
 unseen sets are then scored with the file built from every other set.  (The re-scores are saved into those stores.)
 
+``--written FILE`` merges hand-written ``examples`` / ``counter_examples`` into every fold (e.g.
+``bench/written/professionalism.yaml``, tried in session 21 and not kept; docs/benchmarks.md).
+
 Run: .venv/bin/python -m bench.examples_loso --criterion professionalism|resolution|upset|acknowledgement
-     [--baseline FILE] [--encoder similarity|labeller] [--stores DIR]
+     [--baseline FILE] [--encoder similarity|labeller] [--stores DIR] [--written FILE]
 """
 
 from __future__ import annotations
