@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -111,16 +110,13 @@ def main() -> None:
     ap.add_argument("--stores", type=Path, default=None,
                     help="judge Whisper's text: one rubric_agreement store per set under this folder")
     ap.add_argument("--written", type=Path, default=None,
-                    help="hand-written examples/counter_examples merged into every fold (replaces the source's own)")
-    ap.add_argument("--no-written", action="store_true", help="build the folds without the source's written lines")
+                    help="hand-written examples/counter_examples merged into every fold")
     args = ap.parse_args()
     from qm.rubric import examples as examples_module
     from qm.rubric.kinds import phrase as phrase_module
 
     examples_module.encode_examples = phrase_module.encode_examples = _memo_encode  # type: ignore[assignment]
     sources = [SOURCES[c] for c in args.criterion]
-    if args.written or args.no_written:
-        sources = [replace(s, written=None if args.no_written else args.written) for s in sources]
     criterion = sources[0].criterion
     if any(s.criterion != criterion for s in sources):
         ap.error("the files must belong to one criterion")
@@ -140,7 +136,7 @@ def main() -> None:
     for set_name, leave_out in folds:
         paths = sorted((CALLS / set_name).glob("*.yaml"))
         for source in sources:
-            text = render(source, build(source, leave_out=leave_out, rubric=args.rubric))
+            text = render(source, build(source, leave_out=leave_out, rubric=args.rubric, written=args.written))
             (folder / source.out.relative_to(RUBRIC.parent)).write_text(text, encoding="utf-8")
         store = args.stores / set_key(set_name) if args.stores else None
         fold = tally(verdicts(folder / name, paths, criterion, store))

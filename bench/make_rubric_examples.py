@@ -34,14 +34,14 @@ from pathlib import Path
 
 import yaml
 
-from bench.labelled_sets import CALLS, SETS
+from bench.labelled_sets import BLIND, CALLS, SETS
 from bench.rubric_scripts import sentences
 from qm.config import PROJECT_ROOT
 
 RUBRIC = PROJECT_ROOT / "rubrics" / "default.yaml"
 # never in the files: measured unseen.  blind35-40 have per-turn labels since session 19, but built in they lowered
 # professionalism left out one set at a time (771 vs 778 of 825 calls; docs/benchmarks.md), so they stay out too.
-UNSEEN = tuple(f"blind{n}" for n in range(35, 55))
+UNSEEN = BLIND[BLIND.index("blind35"):]  # blind35 and every set written after it
 MIN_WORDS = 3  # "No." or "Brilliant." can be rude in context, but the words alone are not evidence
 
 
@@ -62,9 +62,6 @@ class ExampleSource:
     # counter-examples only from turns not named (calls that hold both, e.g. a failed empathy call that still
     # acknowledged one moment)
     counters_unnamed_only: bool = False
-    # hand-written lines merged in (``examples`` / ``counter_examples``), kept in every fold of the
-    # leave-one-set-out check because no labelled set produced them
-    written: Path | None = None
 
     @property
     def out(self) -> Path:
@@ -119,8 +116,10 @@ def _carries(sentence: str, span: str) -> bool:
     return s in sp or sp in s or len(shared) >= 0.6 * len(s.split())
 
 
-def build(source: ExampleSource, leave_out: tuple[str, ...] = UNSEEN, rubric: Path = RUBRIC) -> dict[str, list[str]]:
-    """The examples file's lists from every labelled set except ``leave_out``."""
+def build(source: ExampleSource, leave_out: tuple[str, ...] = UNSEEN, rubric: Path = RUBRIC,
+          written: Path | None = None) -> dict[str, list[str]]:
+    """The examples file's lists from every labelled set except ``leave_out``, plus the ``examples`` /
+    ``counter_examples`` of a hand-written file (``written``), which no labelled set produced."""
     named: dict[str, dict[int, str]] = {
         key: {t["index"]: t["span"] for t in v[source.key]} for key, v in json.loads(source.turns.read_text()).items()}
     crit = next(c for c in yaml.safe_load(rubric.read_text())["criteria"] if c["id"] == source.criterion)
@@ -148,8 +147,8 @@ def build(source: ExampleSource, leave_out: tuple[str, ...] = UNSEEN, rubric: Pa
                 if label in source.counters_from and not (source.counters_unnamed_only and i in turns):
                     neg.update(sentences(turn["text"]))
     neg |= inline_neg
-    if source.written is not None:
-        extra = yaml.safe_load(source.written.read_text(encoding="utf-8")) or {}
+    if written is not None:
+        extra = yaml.safe_load(written.read_text(encoding="utf-8")) or {}
         pos.update(extra.get("examples") or [])
         neg.update(extra.get("counter_examples") or [])
     # a sentence said in a call with the other verdict too (sarcastic "Brilliant.") is no evidence on its own
