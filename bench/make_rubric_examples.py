@@ -161,7 +161,7 @@ def render(source: ExampleSource, data: dict[str, list[str]]) -> str:
     body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000)
     where = f"{source.criterion} criterion" + (f" ({source.field})" if source.field else "")
     return HEADER.format(where=where, name=source.name, turns=source.turns.name, what=source.what,
-                         unseen=", ".join(UNSEEN)) + body
+                         unseen=f"{UNSEEN[0]} to {UNSEEN[-1]}") + body
 
 
 def main() -> int:
