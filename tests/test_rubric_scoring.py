@@ -369,6 +369,39 @@ def test_conditional_min_words_and_require_modes(rubric_file: Any) -> None:
     assert only(ratio.score(call(rows))).passed is False
 
 
+def test_conditional_count_by_turn_counts_one_upset_moment_per_turn(rubric_file: Any) -> None:
+    """Two upset sentences of one turn are one moment: answering the turn answers both, and an unanswered
+    two-sentence turn no longer outweighs an answered one (a reviewer's "half of the upset moments")."""
+    rows: list[Row] = [
+        ("customer", 0, 3, "My dog needed surgery and I'm worried sick.", lab("negative", -0.8)),
+        ("agent", 3.5, 6, "Oh no, that must have been frightening.", lab(empathy=True)),
+        ("customer", 6.5, 8, "Her name is Bramble.", lab()),
+        ("agent", 60, 62, "Can I take the policy number?", lab(question="closed")),
+        ("customer", 62.5, 64, "I can't afford two thousand pounds.", lab("negative", -0.8)),
+        ("customer", 64.2, 66, "It's been a horrible week.", lab("negative", -0.8)),
+        ("agent", 100, 102, "The claim form is on its way.", lab()),
+    ]
+    ratio = """\
+- id: empathy
+  kind: conditional
+  trigger: {sentiment: negative}
+  response: {empathy: true, min_words: 3}
+  within_turns: 2
+  require: ratio
+  min_ratio: 0.5
+"""
+    per_utt = only(rubric_file(ratio).score(call(rows)))
+    assert per_utt.passed is False and "1 of 3 trigger(s)" in per_utt.detail
+    per_turn = rubric_file(ratio + "  count_by: turn\n")
+    c = only(per_turn.score(call(rows)))
+    assert c.passed is True and "1 of 2 turn(s) with a trigger" in c.detail
+    assert c.evidence == [1, 4, 5]  # the answer, then both sentences of the unanswered turn
+    assert "turns with a trigger" in per_turn.kinds[0].summary()
+    # the default (per utterance) keeps the version a rubric had before the option existed
+    assert rubric_file(ratio + "  count_by: utterance\n").version == rubric_file(ratio).version
+    assert per_turn.version != rubric_file(ratio).version
+
+
 def test_conditional_ratio_needs_min_ratio(rubric_file: Any) -> None:
     with pytest.raises(RubricError, match="min_ratio"):
         rubric_file(UPSET_EMPATHY % "ratio")

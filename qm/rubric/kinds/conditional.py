@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from qm.rubric.examples import ExampleClassifier, ExampleSet
 from qm.rubric.labels import LabelFilter, listify_filters, matches_any
 from qm.rubric.registry import CriterionKind, PrepareContext, Verdict, register_kind
-from qm.rubric.spec import CriterionSpec, SpeakerSel
+from qm.rubric.spec import HASHED_WHEN_SET, CriterionSpec, SpeakerSel
 from qm.rubric.view import CallView
 from qm.types import Utterance
 
@@ -33,6 +33,10 @@ class ConditionalSpec(CriterionSpec):
     trigger_examples: ExampleSet | None = None
     response_examples: ExampleSet | None = None
     require: Literal["all", "any", "ratio"] = "all"
+    # what one "moment" is for all/any/ratio: each trigger utterance, or each turn of the trigger speaker
+    # that holds one (a reviewer counts "I can't afford two thousand pounds. It's been a horrible few days."
+    # as one upset moment, answered when either sentence is)
+    count_by: Literal["utterance", "turn"] = Field(default="utterance", json_schema_extra=HASHED_WHEN_SET)
     min_ratio: float | None = Field(default=None, gt=0, le=1)
     partial_credit: bool = False
     # a response that a failed criterion flagged (its evidence) does not count: "you're not the only
@@ -138,13 +142,19 @@ class Conditional(CriterionKind):
         if not counted:
             why = "never happened" if not triggers else "happened only when the call was ending"
             return Verdict.na(f"trigger ({_describe(s.trigger, s.trigger_examples)}) {why}")
-        n_ok = sum(1 for t in counted if t.index in answered)
-        ok = {"all": n_ok == len(counted), "any": n_ok > 0,
-              "ratio": n_ok >= (s.min_ratio or 0.0) * len(counted)}[s.require]
-        missed = [t.index for t in counted if t.index not in answered]
-        evidence = list(answered.values()) + missed
-        credit = n_ok / len(counted) if s.partial_credit else None
-        detail = (f"{n_ok} of {len(counted)} trigger(s) ({_describe(s.trigger, s.trigger_examples)}) followed by "
+        moments: dict[int, list[Utterance]] = {}  # first trigger's index -> the triggers of one moment
+        by_turn: dict[int, int] = {}
+        for t in counted:
+            key = t.index if s.count_by == "utterance" else by_turn.setdefault(t.turn, t.index)
+            moments.setdefault(key, []).append(t)
+        n = len(moments)
+        n_ok = sum(1 for ts in moments.values() if any(t.index in answered for t in ts))
+        ok = {"all": n_ok == n, "any": n_ok > 0, "ratio": n_ok >= (s.min_ratio or 0.0) * n}[s.require]
+        missed = [t.index for ts in moments.values() if not any(t.index in answered for t in ts) for t in ts]
+        evidence = list(dict.fromkeys(answered.values())) + missed
+        credit = n_ok / n if s.partial_credit else None
+        unit = "trigger(s)" if s.count_by == "utterance" else "turn(s) with a trigger"
+        detail = (f"{n_ok} of {n} {unit} ({_describe(s.trigger, s.trigger_examples)}) followed by "
                   f"{_describe(s.response, s.response_examples)} in budget")
         if missed:
             detail += f"; unanswered: {', '.join(f'#{i}' for i in missed)}"
@@ -158,7 +168,8 @@ class Conditional(CriterionKind):
         budget = " or ".join(x for x in (
             f"{s.within_seconds:g} s" if s.within_seconds else "",
             f"{s.within_turns} turn(s)" if s.within_turns else "") if x)
-        req = f"at least {s.min_ratio:.0%} of triggers" if s.require == "ratio" else s.require
+        what = "triggers" if s.count_by == "utterance" else "turns with a trigger"
+        req = f"at least {s.min_ratio:.0%} of {what}" if s.require == "ratio" else f"{s.require} {what}"
         unless = (f", not counting responses flagged by {', '.join(s.response_not_flagged_by)}"
                   if s.response_not_flagged_by else "")
         return (f"when {s.trigger_speaker} {_describe(s.trigger, s.trigger_examples)}: {s.response_speaker} "
