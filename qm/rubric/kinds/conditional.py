@@ -142,15 +142,13 @@ class Conditional(CriterionKind):
         if not counted:
             why = "never happened" if not triggers else "happened only when the call was ending"
             return Verdict.na(f"trigger ({_describe(s.trigger, s.trigger_examples)}) {why}")
-        moments: dict[int, list[Utterance]] = {}  # first trigger's index -> the triggers of one moment
-        by_turn: dict[int, int] = {}
+        moments: dict[int, list[Utterance]] = {}  # turn (or utterance) -> its triggers, in call order
         for t in counted:
-            key = t.index if s.count_by == "utterance" else by_turn.setdefault(t.turn, t.index)
-            moments.setdefault(key, []).append(t)
-        n = len(moments)
-        n_ok = sum(1 for ts in moments.values() if any(t.index in answered for t in ts))
+            moments.setdefault(t.turn if s.count_by == "turn" else t.index, []).append(t)
+        met = [any(t.index in answered for t in ts) for ts in moments.values()]
+        n, n_ok = len(met), sum(met)
         ok = {"all": n_ok == n, "any": n_ok > 0, "ratio": n_ok >= (s.min_ratio or 0.0) * n}[s.require]
-        missed = [t.index for ts in moments.values() if not any(t.index in answered for t in ts) for t in ts]
+        missed = [t.index for ts, m in zip(moments.values(), met, strict=True) if not m for t in ts]
         evidence = list(dict.fromkeys(answered.values())) + missed
         credit = n_ok / n if s.partial_credit else None
         unit = "trigger(s)" if s.count_by == "utterance" else "turn(s) with a trigger"
