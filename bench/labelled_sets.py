@@ -10,7 +10,7 @@ from pathlib import Path
 CALLS = Path(__file__).resolve().parent / "calls"
 # blind, blind2 … blindN: one folder each, written by separate authors and committed before scoring (extend the
 # range when a set is added; bench/make_rubric_examples.py keeps blind35 and later out of the example files)
-BLIND = ("blind", *(f"blind{n}" for n in range(2, 75)))
+BLIND = ("blind", *(f"blind{n}" for n in range(2, 79)))
 SETS: dict[str, tuple[str, ...]] = {
     "dev": ("scripts",), "heldout": ("heldout",), "test": ("test",),
     **{name: (name,) for name in BLIND},
