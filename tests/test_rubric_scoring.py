@@ -907,6 +907,51 @@ def test_requires_makes_dependent_not_applicable(rubric_file: Any) -> None:
     assert confirm.passed is True and arrangement.passed is True
 
 
+def test_not_applicable_when_overrides_the_rule_and_cites_the_utterance(rubric_file: Any) -> None:
+    """A prospect has no account to verify: the item is N/A (out of the maximum) even when the agent asked for a
+    zip code, the customer's words are its evidence, and a rubric without the option keeps its version."""
+    rule = """\
+        - id: identity
+          kind: phrase
+          regex: 'zip code'
+          window: {first_seconds: 240}
+        - {id: greeting, kind: phrase, regex: hello}
+        """
+    na = """\
+          not_applicable_when:
+            speaker: customer
+            regex: "not a customer"
+        """
+    plain, with_na = rubric_file(rule), rubric_file(rule.replace("\n        - {id: greeting", "\n" + na.rstrip()
+                                                                 + "\n        - {id: greeting"))
+    prospect = call([("agent", 0, 2, "Hello, Skyway, how can I help?", lab()),
+                     ("customer", 2.5, 5, "I'm not a customer yet, what have you got?", lab()),
+                     ("agent", 5.5, 7, "What's the zip code there?", lab(question="open"))])
+    c = with_na.score(prospect).criteria[0]
+    assert plain.score(prospect).criteria[0].passed is True
+    assert (c.passed, c.max_score, c.evidence) == (None, 0.0, [1]) and "not_applicable_when" in c.detail
+    assert with_na.score(prospect).score == 100.0  # the greeting alone decides the score
+    customer = call([("agent", 0, 2, "Hello, what's the zip code on the account?", lab()),
+                     ("customer", 2.5, 4, "It's four three two one five, I'm a customer of ten years.", lab())])
+    assert with_na.score(customer).criteria[0].passed is True  # the rule as before when the situation is absent
+    agent_says = call([("agent", 0, 2, "Hello, sorry, you're not a customer of ours?", lab())])
+    assert with_na.score(agent_says).criteria[0].passed is False  # only the customer's words count
+    assert plain.version == rubric_file(rule).version != with_na.version
+
+
+def test_default_identity_is_not_applicable_to_a_prospect() -> None:
+    r = load_rubric("default", PROJECT_ROOT / "rubrics")
+    base = [("agent", 0, 3, "Good morning, Sunward Solar, this is Graham. How can I help?", lab()),
+            ("customer", 3.5, 8, "Hi Graham. I'm thinking about joining your community solar scheme.", lab())]
+    c = next(x for x in r.score(call([*base, ("agent", 8.5, 11, "What zip code are you in?", lab())])).criteria
+             if x.id == "identity_verification")
+    assert c.passed is None and c.evidence == [1]
+    existing = [base[0], ("customer", 3.5, 8, "Hi, I'd like to add my son to my car insurance policy.", lab()),
+                ("agent", 8.5, 11, "Of course. Can I take the policy number and your date of birth?", lab())]
+    c = next(x for x in r.score(call(existing)).criteria if x.id == "identity_verification")
+    assert c.passed is True
+
+
 def test_coaching_ordered_by_points_lost(rubric_file: Any) -> None:
     r = rubric_file("""\
         - {id: small, kind: phrase, regex: zzz1, weight: 2, skill: a, fail_reason: "Small miss."}

@@ -581,3 +581,25 @@ def test_options_added_later_do_not_re_version_a_rubric_that_does_not_use_them(t
     assert version(explicit, "b") == plain
     used = body.replace("weight: 5\n", f"weight: 5\n{pad}counter_margin: 0.1\n")
     assert version(used, "c") != plain
+
+
+
+def test_not_applicable_when_is_validated(tmp_path: Path) -> None:
+    p = write(tmp_path, """\
+        name: t
+        criteria:
+          - id: a
+            kind: phrase
+            regex: hello
+            not_applicable_when:
+              speaker: customer
+              regex: '(not a customer'
+        """)
+    err = refuse(p)
+    assert err.line == 8 and "not_applicable_when.regex" in err.field and "does not compile" in err.reason
+    p = write(tmp_path, """\
+        name: t
+        criteria:
+          - {id: a, kind: phrase, regex: hello, not_applicable_when: {speaker: caller, regex: x}}
+        """)
+    assert "not_applicable_when.speaker" in refuse(p).field

@@ -80,6 +80,8 @@ def show(
         console.print(f"  rule: {escape(k.summary())}")
         if s.requires:
             console.print(f"  requires: {', '.join(s.requires)}")
+        if s.not_applicable_when:
+            console.print(f"  not applicable {escape(s.not_applicable_when.describe())}")
     if r.skills:
         console.print("\n[bold]Skills and training resources[/bold]")
     for skill_id, skill in r.skills.items():

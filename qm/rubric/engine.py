@@ -2,7 +2,9 @@
 
 Criteria are evaluated in dependency order (``requires``) but reported in file
 order.  A criterion whose prerequisite did not pass is not applicable: e.g.
-"confirms the payment date" only makes sense once a payment was arranged.
+"confirms the payment date" only makes sense once a payment was arranged.  So is
+one whose ``not_applicable_when`` situation arose (a prospect has no account to
+verify), before its own rule is asked.
 """
 
 from __future__ import annotations
@@ -47,6 +49,22 @@ def _dependency_order(specs: list[CriterionSpec]) -> list[int]:
     for i in range(len(specs)):
         visit(i)
     return order
+
+
+def _not_applicable(spec: CriterionSpec, view: CallView) -> Verdict | None:
+    """The not-applicable verdict when ``spec.not_applicable_when`` matches the call, with the utterance as
+    evidence (a supervisor sees why the item was left out); ``None`` when the criterion applies."""
+    when = spec.not_applicable_when
+    if when is None:
+        return None
+    patterns = when.patterns()
+    for u in view.window(view.by_speaker(when.speaker), when.window):
+        if any(p.search(u.text) for p in patterns):
+            where = when.window.describe() if when.window else "whole call"
+            who = "any speaker" if when.speaker == "any" else f"the {when.speaker}"
+            return Verdict(None, 0.0, [u.index], f"not applicable: #{u.index} by {who} matches "
+                                                 f"not_applicable_when ({where})")
+    return None
 
 
 class Rubric:
@@ -96,7 +114,7 @@ class Rubric:
             if unmet:
                 verdicts[kind.spec.id] = Verdict.na(f"requires {', '.join(unmet)} to pass")
             else:
-                verdicts[kind.spec.id] = kind.evaluate(view)
+                verdicts[kind.spec.id] = _not_applicable(kind.spec, view) or kind.evaluate(view)
         results: list[CriterionResult] = []
         reasons: dict[str, str] = {}
         for kind in self.kinds:

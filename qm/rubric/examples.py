@@ -33,7 +33,8 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from qm.rubric.spec import HASHED_WHEN_SET, EmbeddingSpace, StrictModel
+from qm.rubric.spec import HASHED_WHEN_SET, EmbeddingSpace, StrictModel, listify
+from qm.rubric.spec import RegexList as RegexList  # re-exported: the kinds import both field types from here
 
 ALGO_VERSION = "lr-v2"
 # With ``clauses: true``, an utterance of at least this many words that does not match as a whole is also
@@ -80,30 +81,14 @@ BACKGROUND_NEGATIVES = (
 )
 
 
-def _listify(v: object) -> object:
-    return [v] if isinstance(v, str) else v
-
-
-def _check_regexes(v: list[str]) -> list[str]:
-    """Compile every pattern at load time, so a typo is a rubric error, not a silent miss."""
-    for pattern in v:
-        try:
-            re.compile(pattern, re.IGNORECASE)
-        except re.error as exc:
-            raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
-    return v
-
-
 def _check_nonblank(v: list[str]) -> list[str]:
     if any(not e.strip() for e in v):
         raise ValueError("an example sentence is empty")
     return v
 
 
-# A rubric field holding regex cues (a single string is accepted as a list of one).
-RegexList = Annotated[list[str], BeforeValidator(_listify), AfterValidator(_check_regexes)]
 # A rubric field holding example sentences, none of them blank.
-ExampleList = Annotated[list[str], BeforeValidator(_listify), AfterValidator(_check_nonblank)]
+ExampleList = Annotated[list[str], BeforeValidator(listify), AfterValidator(_check_nonblank)]
 
 
 # Lists longer than this (an ``examples_file``) keep their vectors in the user cache directory, so a

@@ -55,6 +55,8 @@ def explain(result: dict[str, Any], rubric: Rubric) -> str:
             lines.append(f"       rule: {kind.kind}: {kind.summary()}")
             if kind.spec.requires:
                 lines.append(f"       requires: {', '.join(kind.spec.requires)}")
+            if kind.spec.not_applicable_when:
+                lines.append(f"       not applicable {kind.spec.not_applicable_when.describe()}")
         detail = str(c.get("detail") or "")
         if detail:  # what decided it, e.g. which reply a reaction came from, or which counter-example vetoed a match
             lines.append(f"       why: {detail if len(detail) <= 400 else detail[:399] + '…'}")

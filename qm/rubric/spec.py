@@ -7,9 +7,19 @@ a criterion that quietly uses a default.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+    model_validator,
+)
 
 SpeakerSel = Literal["agent", "customer", "any"]
 # which sentence vectors a meaning match compares: the plain all-MiniLM space (made for similarity), or
@@ -20,6 +30,24 @@ EmbeddingSpace = Literal["similarity", "labeller"]
 # that does not use it.  Use as ``Field(default=..., json_schema_extra=HASHED_WHEN_SET)``.
 HASHED_WHEN_SET = {"hashed_when_set": True}
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+def listify(v: object) -> object:
+    return [v] if isinstance(v, str) else v
+
+
+def _check_regexes(v: list[str]) -> list[str]:
+    """Compile every pattern at load time, so a typo is a rubric error, not a silent miss."""
+    for pattern in v:
+        try:
+            re.compile(pattern, re.IGNORECASE)
+        except re.error as exc:
+            raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
+    return v
+
+
+# A rubric field holding regex cues (a single string is accepted as a list of one).
+RegexList = Annotated[list[str], BeforeValidator(listify), AfterValidator(_check_regexes)]
 
 
 class StrictModel(BaseModel):
@@ -56,6 +84,29 @@ class Window(StrictModel):
         return "whole call"
 
 
+class NotApplicableWhen(StrictModel):
+    """A situation in which a criterion does not apply, recognised by what one speaker says.
+
+    Scorecards mark items "N/A if …": identity verification when the caller has no account to verify
+    (a prospect asking for a quote), a payment disclosure when no payment is taken.  Without it such a call
+    fails the item, or passes it on something that only looks like it (a zip code asked to check coverage).
+    When any utterance of ``speaker`` in ``window`` matches one of ``regex``, the criterion is not applicable,
+    whatever its own rule would say, and that utterance is its evidence.
+    """
+
+    speaker: SpeakerSel = "customer"
+    regex: RegexList = Field(min_length=1)
+    window: Window | None = None
+
+    def patterns(self) -> list[re.Pattern[str]]:
+        return [re.compile(p, re.IGNORECASE) for p in self.regex]
+
+    def describe(self) -> str:
+        where = self.window.describe() if self.window else "whole call"
+        who = "anyone" if self.speaker == "any" else f"the {self.speaker}"
+        return f"when {who} says something matching {len(self.regex)} regex ({where})"
+
+
 def _no_bool_number(v: Any) -> Any:
     if isinstance(v, bool):
         raise ValueError("expected a number, got a yes/no value")
@@ -74,6 +125,7 @@ class CriterionSpec(StrictModel):
     skill: str | None = None
     requires: list[str] = Field(default_factory=list)
     fail_reason: str | None = None
+    not_applicable_when: NotApplicableWhen | None = Field(default=None, json_schema_extra=HASHED_WHEN_SET)
 
     @field_validator("weight", mode="before")
     @classmethod
