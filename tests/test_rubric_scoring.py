@@ -605,6 +605,18 @@ def _agent_says(r: Rubric, cid: str, said: str, labels: dict[str, Any] | None = 
     return {c.id: c for c in r.score(call(rows, duration=10.0)).criteria}[cid]
 
 
+@pytest.mark.parametrize(("said", "expected"), [
+    ("Thanks for flying Skyline Air and have a good evening.", True),  # "good evening" once slipped the regex
+    ("You have a nice day now.", True),
+    ("Thank you for choosing Harbour Bank.", True),
+    ("It's all on your file.", False),
+    ("Have a look at the email I sent.", False),
+])
+def test_default_closing_wording(said: str, expected: bool) -> None:
+    c = _agent_says(load_rubric("default", PROJECT_ROOT / "rubrics"), "closing", said)
+    assert c.passed is expected, (said, c.detail)
+
+
 def test_default_professionalism_uses_its_examples_file() -> None:
     """A remark known only from the examples file (no regex, not inline) fails the call; ordinary ones pass."""
     r, kind, extra = _default_criterion("professionalism", "professionalism")
