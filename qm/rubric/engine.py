@@ -9,6 +9,7 @@ verify), before its own rule is asked.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 from qm.rubric.registry import CriterionKind, PrepareContext, Verdict
 from qm.rubric.scoring import aggregate, coaching
-from qm.rubric.spec import CriterionSpec, SkillSpec
+from qm.rubric.spec import CriterionSpec, SkillSpec, compile_patterns
 from qm.rubric.view import CallView, ScoringInput
 from qm.types import CoachingItem, CriterionResult
 
@@ -51,18 +52,16 @@ def _dependency_order(specs: list[CriterionSpec]) -> list[int]:
     return order
 
 
-def _not_applicable(spec: CriterionSpec, view: CallView) -> Verdict | None:
-    """The not-applicable verdict when ``spec.not_applicable_when`` matches the call, with the utterance as
-    evidence (a supervisor sees why the item was left out); ``None`` when the criterion applies."""
+def _not_applicable(spec: CriterionSpec, patterns: list[re.Pattern[str]], view: CallView) -> Verdict | None:
+    """The not-applicable verdict when ``spec.not_applicable_when`` (compiled: ``patterns``) matches the call,
+    with the utterance as evidence (a supervisor sees why the item was left out); ``None`` when it applies."""
     when = spec.not_applicable_when
     if when is None:
         return None
-    patterns = when.patterns()
     for u in view.window(view.by_speaker(when.speaker), when.window):
         if any(p.search(u.text) for p in patterns):
             where = when.window.describe() if when.window else "whole call"
-            who = "any speaker" if when.speaker == "any" else f"the {when.speaker}"
-            return Verdict(None, 0.0, [u.index], f"not applicable: #{u.index} by {who} matches "
+            return Verdict(None, 0.0, [u.index], f"not applicable: #{u.index} by the {u.speaker} matches "
                                                  f"not_applicable_when ({where})")
     return None
 
@@ -83,6 +82,8 @@ class Rubric:
         # other files the rubric was built from (examples files): path -> sha256 of their content
         self.dependencies = dict(dependencies or {})
         self._order = _dependency_order([k.spec for k in criteria])
+        self._na_patterns = {k.spec.id: compile_patterns(k.spec.not_applicable_when.regex)
+                             for k in criteria if k.spec.not_applicable_when}
         self._prepared = False
         self._encoder_factory: Callable[[], Any] | None = None
 
@@ -114,7 +115,8 @@ class Rubric:
             if unmet:
                 verdicts[kind.spec.id] = Verdict.na(f"requires {', '.join(unmet)} to pass")
             else:
-                verdicts[kind.spec.id] = _not_applicable(kind.spec, view) or kind.evaluate(view)
+                na = _not_applicable(kind.spec, self._na_patterns.get(kind.spec.id, []), view)
+                verdicts[kind.spec.id] = na or kind.evaluate(view)
         results: list[CriterionResult] = []
         reasons: dict[str, str] = {}
         for kind in self.kinds:

@@ -33,8 +33,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from qm.rubric.spec import HASHED_WHEN_SET, EmbeddingSpace, StrictModel, listify
-from qm.rubric.spec import RegexList as RegexList  # re-exported: the kinds import both field types from here
+from qm.rubric.spec import HASHED_WHEN_SET, EmbeddingSpace, RegexList, StrictModel, compile_patterns, listify
 
 ALGO_VERSION = "lr-v2"
 # With ``clauses: true``, an utterance of at least this many words that does not match as a whole is also
@@ -125,10 +124,6 @@ def encode_examples(enc: Any, texts: list[str]) -> np.ndarray:
     except OSError:
         pass  # a read-only cache only costs encoding again next time
     return vecs
-
-
-def compile_patterns(regex: list[str]) -> list[re.Pattern[str]]:
-    return [re.compile(p, re.IGNORECASE) for p in regex]
 
 
 def check_disjoint(positive: list[str], negative: list[str]) -> None:

@@ -50,6 +50,10 @@ def _check_regexes(v: list[str]) -> list[str]:
 RegexList = Annotated[list[str], BeforeValidator(listify), AfterValidator(_check_regexes)]
 
 
+def compile_patterns(regex: list[str]) -> list[re.Pattern[str]]:
+    return [re.compile(p, re.IGNORECASE) for p in regex]
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -97,9 +101,6 @@ class NotApplicableWhen(StrictModel):
     speaker: SpeakerSel = "customer"
     regex: RegexList = Field(min_length=1)
     window: Window | None = None
-
-    def patterns(self) -> list[re.Pattern[str]]:
-        return [re.compile(p, re.IGNORECASE) for p in self.regex]
 
     def describe(self) -> str:
         where = self.window.describe() if self.window else "whole call"

@@ -19,9 +19,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from qm.rubric.examples import RegexList, compile_patterns
 from qm.rubric.registry import CriterionKind, Verdict
-from qm.rubric.spec import HASHED_WHEN_SET, CriterionSpec, SpeakerSel, Window
+from qm.rubric.spec import HASHED_WHEN_SET, CriterionSpec, RegexList, SpeakerSel, Window, compile_patterns
 from qm.rubric.view import CallView
 from qm.types import Utterance
 

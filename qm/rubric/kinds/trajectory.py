@@ -35,10 +35,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from qm.metrics import customer_sentiment_mean, substantive
-from qm.rubric.examples import RegexList, compile_patterns
 from qm.rubric.labels import SentimentValue
 from qm.rubric.registry import CriterionKind, Verdict, register_kind
-from qm.rubric.spec import CriterionSpec, StrictModel
+from qm.rubric.spec import CriterionSpec, RegexList, StrictModel, compile_patterns
 from qm.rubric.view import CallView
 from qm.types import Utterance
 
